@@ -1,0 +1,80 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"tandem"
+)
+
+// PutRoom stores r under its name, replacing any room of that name. An
+// invalid name gives an EINVALID error. The store does not check that the
+// queue's tracks or the fallback playlist exist; the hub owns those rules.
+func (d *DB) PutRoom(r tandem.Room) error {
+	if err := ValidateName(r.Name); err != nil {
+		return fmt.Errorf("store: put room %q: %w", r.Name, err)
+	}
+	v, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("store: put room %s: %w", r.Name, err)
+	}
+	err = d.db.Update(func(tx *bolt.Tx) error {
+		return bucket(tx, bucketRooms).Put([]byte(r.Name), v)
+	})
+	if err != nil {
+		return fmt.Errorf("store: put room %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+// decodeRoom decodes a stored room. Its Queue is never nil, so it encodes as
+// a JSON array.
+func decodeRoom(v []byte) (tandem.Room, error) {
+	var r tandem.Room
+	if err := json.Unmarshal(v, &r); err != nil {
+		return tandem.Room{}, err
+	}
+	if r.Queue == nil {
+		r.Queue = []tandem.Entry{}
+	}
+	return r, nil
+}
+
+// Room returns the room called name, or an ENOTFOUND error.
+func (d *DB) Room(name string) (tandem.Room, error) {
+	var r tandem.Room
+	err := d.db.View(func(tx *bolt.Tx) error {
+		v := bucket(tx, bucketRooms).Get([]byte(name))
+		if v == nil {
+			return tandem.Errorf(tandem.ENOTFOUND, "no room %q", name)
+		}
+		var err error
+		r, err = decodeRoom(v) // copies out of the transaction
+		return err
+	})
+	if err != nil {
+		return tandem.Room{}, fmt.Errorf("store: room %q: %w", name, err)
+	}
+	return r, nil
+}
+
+// Rooms returns every room, sorted by name (bytewise).
+func (d *DB) Rooms() ([]tandem.Room, error) {
+	rooms := []tandem.Room{}
+	err := d.db.View(func(tx *bolt.Tx) error {
+		return bucket(tx, bucketRooms).ForEach(func(_, v []byte) error {
+			r, err := decodeRoom(v)
+			if err != nil {
+				return err
+			}
+			rooms = append(rooms, r)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: rooms: %w", err)
+	}
+	return rooms, nil
+}

@@ -1,0 +1,115 @@
+package store
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"tandem"
+)
+
+// tokenBytes is the size of a token's random part: 256 bits.
+const tokenBytes = 32
+
+// CreateToken issues a new token for the user name, creating the user if it
+// does not exist. The token is 256 random bits, base64url-encoded without
+// padding; only its sha256 is stored, so it cannot be shown again. A user
+// may hold several tokens. An invalid name gives an EINVALID error.
+func (d *DB) CreateToken(name string) (string, error) {
+	if err := ValidateName(name); err != nil {
+		return "", fmt.Errorf("store: create token for %q: %w", name, err)
+	}
+	raw := make([]byte, tokenBytes)
+	rand.Read(raw) // never fails; see crypto/rand.Read
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	hash := sha256.Sum256([]byte(token))
+
+	created := false
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		users := bucket(tx, bucketUsers)
+		if users.Get([]byte(name)) == nil {
+			v, err := json.Marshal(tandem.User{Name: name, CreatedAt: stamp(d.now())})
+			if err != nil {
+				return err
+			}
+			if err := users.Put([]byte(name), v); err != nil {
+				return err
+			}
+			created = true
+		}
+		return bucket(tx, bucketTokens).Put(hash[:], []byte(name))
+	})
+	if err != nil {
+		return "", fmt.Errorf("store: create token for %s: %w", name, err)
+	}
+	if created {
+		d.logger.Info("store user created", "user", name)
+	}
+	return token, nil
+}
+
+// Authenticate returns the user that holds token. An empty or unknown token
+// gives an EUNAUTHORIZED error. The token is found by its sha256, so no
+// secret is compared byte by byte and the lookup leaks no timing about it.
+func (d *DB) Authenticate(token string) (tandem.User, error) {
+	unauthorized := tandem.Errorf(tandem.EUNAUTHORIZED, "unauthorized")
+	if token == "" {
+		return tandem.User{}, fmt.Errorf("store: authenticate: %w", unauthorized)
+	}
+	hash := sha256.Sum256([]byte(token))
+	var u tandem.User
+	err := d.db.View(func(tx *bolt.Tx) error {
+		name := bucket(tx, bucketTokens).Get(hash[:])
+		if name == nil {
+			return unauthorized
+		}
+		v := bucket(tx, bucketUsers).Get(name)
+		if v == nil {
+			return unauthorized // a token whose user is gone is no credential
+		}
+		return json.Unmarshal(v, &u) // copies out of the transaction
+	})
+	if err != nil {
+		return tandem.User{}, fmt.Errorf("store: authenticate: %w", err)
+	}
+	return u, nil
+}
+
+// User returns the user called name, or an ENOTFOUND error.
+func (d *DB) User(name string) (tandem.User, error) {
+	var u tandem.User
+	err := d.db.View(func(tx *bolt.Tx) error {
+		v := bucket(tx, bucketUsers).Get([]byte(name))
+		if v == nil {
+			return tandem.Errorf(tandem.ENOTFOUND, "no user %q", name)
+		}
+		return json.Unmarshal(v, &u)
+	})
+	if err != nil {
+		return tandem.User{}, fmt.Errorf("store: user %q: %w", name, err)
+	}
+	return u, nil
+}
+
+// Users returns every user, sorted by name (bytewise).
+func (d *DB) Users() ([]tandem.User, error) {
+	users := []tandem.User{}
+	err := d.db.View(func(tx *bolt.Tx) error {
+		return bucket(tx, bucketUsers).ForEach(func(_, v []byte) error {
+			var u tandem.User
+			if err := json.Unmarshal(v, &u); err != nil {
+				return err
+			}
+			users = append(users, u)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: users: %w", err)
+	}
+	return users, nil
+}
