@@ -24,7 +24,9 @@ type echo struct {
 	done   chan struct{}
 }
 
-func (e *echo) OnMessage(data []byte, binary bool) { _ = e.c.Send(append([]byte(nil), data...), binary) }
+func (e *echo) OnMessage(data []byte, binary bool) {
+	_ = e.c.Send(append([]byte(nil), data...), binary)
+}
 func (e *echo) OnClose(reason string) {
 	e.mu.Lock()
 	e.closed = append(e.closed, reason)
