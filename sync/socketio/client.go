@@ -296,10 +296,13 @@ func (c *Client) once(onConnected func()) (refused *ConnectError, err error) {
 	}
 	var auth json.RawMessage
 	if c.opts.Auth != nil {
-		if auth, err = marshal(c.opts.Auth()); err != nil {
+		if v := c.opts.Auth(); v == nil {
+			auth = nil
+		} else if auth, err = marshal(v); err != nil || jsonKind(auth) != '{' {
 			conn.Close()
 			conn.Wait()
-			return nil, fmt.Errorf("socketio: encode auth: %w", err)
+			// Retrying cannot help: stop as if refused.
+			return &ConnectError{Message: fmt.Sprintf("auth payload must encode to a JSON object (err: %v)", err)}, nil
 		}
 	}
 	c.mu.Lock()

@@ -1,0 +1,541 @@
+// Package hub is Tandem's hub application: it authenticates friends, keeps
+// rooms and their timelines, and relays playback commands to every member
+// of a room over Socket.IO (docs/PROTOCOL.md). It reaches storage through
+// the Store interface, which it defines and package store implements.
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"tandem"
+	"tandem/sync/engineio"
+	"tandem/sync/protocol"
+	"tandem/sync/socketio"
+)
+
+// Store is the storage the hub needs. Methods return *tandem.Error values
+// with ENOTFOUND or EUNAUTHORIZED codes where they apply. A Put returns
+// only once the change is durable.
+type Store interface {
+	Authenticate(token string) (tandem.User, error)
+	Track(id string) (tandem.Track, error)
+	Playlist(id string) (tandem.Playlist, error)
+	Playlists() ([]tandem.Playlist, error)
+	Room(name string) (tandem.Room, error)
+	PutRoom(r tandem.Room) error
+}
+
+// DefaultLead is how far in the future a command is scheduled, so that
+// every member can start the same sample at the same instant.
+const DefaultLead = 400 * time.Millisecond
+
+// Config configures a Hub.
+type Config struct {
+	Store  Store
+	Logger *slog.Logger
+	// Now is the hub clock; nil means time.Now.
+	Now func() time.Time
+	// Lead is the scheduling lead of commands; 0 means DefaultLead.
+	Lead time.Duration
+	// FallbackPlaylist is the playlist a new room plays while its queue is
+	// empty (the Demo playlist with --demo), or "".
+	FallbackPlaylist string
+	// Engine configures the transport.
+	Engine engineio.Options
+}
+
+// Hub serves Tandem's protocol. Create it with New, serve Handler, and
+// Close it.
+type Hub struct {
+	store    Store
+	log      *slog.Logger
+	now      func() time.Time
+	lead     time.Duration
+	fallback string
+	io       *socketio.Server
+	mux      *http.ServeMux
+
+	mu    sync.Mutex // guards rooms
+	rooms map[string]*liveRoom
+}
+
+// liveRoom is a room's state while the hub runs. Commands on one room are
+// serialised by its mutex; the copy in room is what the store holds.
+type liveRoom struct {
+	mu      sync.Mutex // guards the following
+	room    tandem.Room
+	members map[string]string // socket id -> user name
+}
+
+// New returns a hub.
+func New(cfg Config) *Hub {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Hub{
+		store: cfg.Store, log: log, now: cfg.Now, lead: cfg.Lead, fallback: cfg.FallbackPlaylist,
+		rooms: map[string]*liveRoom{},
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.lead <= 0 {
+		h.lead = DefaultLead
+	}
+	h.io = socketio.NewServer(socketio.Options{Engine: cfg.Engine, Logger: log})
+	nsp := h.io.Of("/")
+	nsp.Use(h.authenticate)
+	nsp.OnConnection(h.onConnection)
+	h.mux = http.NewServeMux()
+	h.mux.Handle("/socket.io/", h.io)
+	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	return h
+}
+
+// Handler returns the hub's HTTP handler: /socket.io/ and /healthz.
+func (h *Hub) Handler() http.Handler { return h.mux }
+
+// Close disconnects every client.
+func (h *Hub) Close() error { return h.io.Close() }
+
+const userKey = "user"
+
+func (h *Hub) authenticate(s *socketio.Socket, auth json.RawMessage) error {
+	var a protocol.Auth
+	if len(auth) > 0 {
+		_ = json.Unmarshal(auth, &a)
+	}
+	u, err := h.store.Authenticate(a.Token)
+	if err != nil {
+		if tandem.ErrorCode(err) != tandem.EUNAUTHORIZED {
+			h.log.Error("hub: authenticate", "err", err)
+		}
+		return &socketio.ConnectError{Message: protocol.Unauthorized}
+	}
+	s.Set(userKey, u.Name)
+	return nil
+}
+
+func userOf(s *socketio.Socket) string {
+	name, _ := s.Get(userKey).(string)
+	return name
+}
+
+// command is a handler of one client command. It returns the ack payload or
+// an error, which becomes an error ack.
+type command func(s *socketio.Socket, payload json.RawMessage) (any, error)
+
+func (h *Hub) onConnection(s *socketio.Socket) {
+	user := userOf(s)
+	h.log.Info("hub: connected", "user", user, "sid", s.ID())
+	cmds := map[string]command{
+		protocol.RoomJoin:            h.join,
+		protocol.RoomLeave:           h.leave,
+		protocol.PlaybackChangeTrack: h.changeTrack,
+		protocol.PlaybackPlay:        h.play,
+		protocol.PlaybackPause:       h.pause,
+		protocol.PlaybackSeek:        h.seek,
+		protocol.PlaylistList:        h.playlists,
+		protocol.ClockPing:           h.clockPing,
+	}
+	for name, cmd := range cmds {
+		s.On(name, h.wrap(s, name, cmd))
+	}
+	s.OnAny(func(event string, _ []json.RawMessage, ack socketio.AckFunc) {
+		h.log.Info("hub: unknown event", "user", user, "event", event)
+		if ack != nil {
+			_ = ack(protocol.Fail(tandem.Errorf(tandem.EUNKNOWN, "unknown event %q", event)))
+		}
+	})
+	s.OnDisconnect(func(reason string) {
+		h.log.Info("hub: disconnected", "user", user, "sid", s.ID(), "reason", reason)
+		h.dropMember(s)
+	})
+}
+
+// wrap turns a command into an event handler: it decodes nothing itself,
+// answers the ack with the result or the error, and logs internal errors.
+func (h *Hub) wrap(s *socketio.Socket, name string, cmd command) socketio.EventHandler {
+	return func(args []json.RawMessage, ack socketio.AckFunc) {
+		var payload json.RawMessage
+		if len(args) > 0 {
+			payload = args[0]
+		}
+		res, err := cmd(s, payload)
+		if err != nil {
+			if tandem.ErrorCode(err) == tandem.EINTERNAL {
+				h.log.Error("hub: command failed", "event", name, "user", userOf(s), "err", err)
+			} else {
+				h.log.Debug("hub: command refused", "event", name, "user", userOf(s), "err", err)
+			}
+			res = protocol.Fail(err)
+		}
+		if ack != nil {
+			if err := ack(res); err != nil {
+				h.log.Debug("hub: ack", "event", name, "err", err)
+			}
+		}
+	}
+}
+
+// decode parses a command payload strictly: one JSON object, no unknown
+// fields.
+func decode(payload json.RawMessage, v any) error {
+	if len(payload) == 0 || payload[0] != '{' {
+		return tandem.Errorf(tandem.EINVALID, "payload must be a JSON object")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(payload)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return tandem.Errorf(tandem.EINVALID, "malformed payload: %v", err)
+	}
+	return nil
+}
+
+// validRoomName checks a room name: 1 to 64 characters, no control
+// characters, no surrounding spaces.
+func validRoomName(name string) error {
+	n := utf8.RuneCountInString(name)
+	if n == 0 || n > 64 || !utf8.ValidString(name) || strings.TrimSpace(name) != name ||
+		strings.ContainsFunc(name, unicode.IsControl) {
+		return tandem.Errorf(tandem.EINVALID, "room name must be 1 to 64 printable characters")
+	}
+	return nil
+}
+
+func roomKey(name string) string { return "room:" + name }
+
+// live returns the live state of a room, loading or creating it.
+func (h *Hub) live(name string, creator string) (*liveRoom, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if lr, ok := h.rooms[name]; ok {
+		return lr, nil
+	}
+	r, err := h.store.Room(name)
+	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+		r = tandem.Room{Name: name, Host: creator, Queue: []tandem.Entry{}, Fallback: h.fallback,
+			Playback: tandem.Playback{State: tandem.Stopped}, CreatedAt: h.now().UTC()}
+		if err = h.store.PutRoom(r); err != nil {
+			return nil, fmt.Errorf("hub: create room %q: %w", name, err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("hub: load room %q: %w", name, err)
+	}
+	lr := &liveRoom{room: r, members: map[string]string{}}
+	h.rooms[name] = lr
+	return lr, nil
+}
+
+// member returns the live room of a command, checking that the socket has
+// joined it.
+func (h *Hub) member(s *socketio.Socket, name string) (*liveRoom, error) {
+	if err := validRoomName(name); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	lr, ok := h.rooms[name]
+	h.mu.Unlock()
+	if !ok || !s.In(roomKey(name)) {
+		return nil, tandem.Errorf(tandem.EFORBIDDEN, "you have not joined room %q", name)
+	}
+	return lr, nil
+}
+
+// queue returns the entries a room plays: its queue, or its fallback
+// playlist while the queue is empty.
+func (h *Hub) queue(r tandem.Room) ([]tandem.Entry, error) {
+	if len(r.Queue) > 0 || r.Fallback == "" {
+		return r.Queue, nil
+	}
+	p, err := h.store.Playlist(r.Fallback)
+	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+		return []tandem.Entry{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("hub: fallback playlist of %q: %w", r.Name, err)
+	}
+	return p.Entries, nil
+}
+
+func (h *Hub) wireEntries(es []tandem.Entry) []protocol.Entry {
+	out := make([]protocol.Entry, 0, len(es))
+	for _, e := range es {
+		we := protocol.Entry{ID: e.ID, TrackID: e.TrackID, AddedBy: e.AddedBy, AddedAt: e.AddedAt}
+		if t, err := h.store.Track(e.TrackID); err == nil {
+			we.Track = protocol.WireTrack(t)
+		}
+		out = append(out, we)
+	}
+	return out
+}
+
+func wirePlayback(p tandem.Playback) protocol.Playback {
+	return protocol.Playback{EntryID: p.EntryID, TrackID: p.TrackID, State: p.State,
+		Position: protocol.Ms(p.Position), StartAt: protocol.Millis(p.StartAt)}
+}
+
+// membersLocked lists a room's members; lr.mu must be held.
+func (lr *liveRoom) membersLocked() []tandem.Member {
+	seen := map[string]bool{}
+	var out []tandem.Member
+	for _, name := range lr.members {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		m := tandem.Member{Name: name}
+		if lr.room.Playback.State == tandem.Playing {
+			m.NowPlaying = lr.room.Playback.TrackID
+		}
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b tandem.Member) int { return strings.Compare(a.Name, b.Name) })
+	if out == nil {
+		out = []tandem.Member{}
+	}
+	return out
+}
+
+func (h *Hub) join(s *socketio.Socket, payload json.RawMessage) (any, error) {
+	var req protocol.RoomRequest
+	if err := decode(payload, &req); err != nil {
+		return nil, err
+	}
+	if err := validRoomName(req.Room); err != nil {
+		return nil, err
+	}
+	lr, err := h.live(req.Room, userOf(s))
+	if err != nil {
+		return nil, err
+	}
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	q, err := h.queue(lr.room)
+	if err != nil {
+		return nil, err
+	}
+	s.Join(roomKey(req.Room))
+	lr.members[s.ID()] = userOf(s)
+	members := lr.membersLocked()
+	state := &protocol.RoomState{Room: lr.room.Name, Queue: h.wireEntries(q), NowPlaying: wirePlayback(lr.room.Playback),
+		Version: lr.room.Version, Members: members}
+	h.emit(req.Room, protocol.EventPresence, protocol.Presence{Room: req.Room, Members: members})
+	return protocol.JoinAck{Ack: protocol.OK(), State: state}, nil
+}
+
+func (h *Hub) leave(s *socketio.Socket, payload json.RawMessage) (any, error) {
+	var req protocol.RoomRequest
+	if err := decode(payload, &req); err != nil {
+		return nil, err
+	}
+	lr, err := h.member(s, req.Room)
+	if err != nil {
+		return nil, err
+	}
+	s.Leave(roomKey(req.Room))
+	lr.mu.Lock()
+	delete(lr.members, s.ID())
+	members := lr.membersLocked()
+	lr.mu.Unlock()
+	h.emit(req.Room, protocol.EventPresence, protocol.Presence{Room: req.Room, Members: members})
+	return protocol.OK(), nil
+}
+
+// dropMember removes a disconnected socket from every room it was in.
+func (h *Hub) dropMember(s *socketio.Socket) {
+	h.mu.Lock()
+	rooms := make(map[string]*liveRoom, len(h.rooms))
+	for name, lr := range h.rooms {
+		rooms[name] = lr
+	}
+	h.mu.Unlock()
+	for name, lr := range rooms {
+		lr.mu.Lock()
+		_, was := lr.members[s.ID()]
+		delete(lr.members, s.ID())
+		members := lr.membersLocked()
+		lr.mu.Unlock()
+		if was {
+			h.emit(name, protocol.EventPresence, protocol.Presence{Room: name, Members: members})
+		}
+	}
+}
+
+func (h *Hub) emit(room, event string, v any) {
+	if err := h.io.Of("/").To(roomKey(room)).Emit(event, v); err != nil {
+		h.log.Error("hub: broadcast", "room", room, "event", event, "err", err)
+	}
+}
+
+// update applies fn to a copy of the room, stores it with the version
+// bumped, and only then makes it the live state. On any error the room is
+// unchanged.
+func (h *Hub) update(lr *liveRoom, fn func(r *tandem.Room) error) (tandem.Room, error) {
+	r := lr.room
+	r.Queue = slices.Clone(r.Queue)
+	if err := fn(&r); err != nil {
+		return tandem.Room{}, err
+	}
+	r.Version++
+	if err := h.store.PutRoom(r); err != nil {
+		return tandem.Room{}, fmt.Errorf("hub: store room %q: %w", r.Name, err)
+	}
+	lr.room = r
+	return r, nil
+}
+
+func (h *Hub) changeTrack(s *socketio.Socket, payload json.RawMessage) (any, error) {
+	var req protocol.ChangeTrackRequest
+	if err := decode(payload, &req); err != nil {
+		return nil, err
+	}
+	if (req.EntryID == "") == (req.TrackID == "") {
+		return nil, tandem.Errorf(tandem.EINVALID, "give exactly one of entryId and trackId")
+	}
+	lr, err := h.member(s, req.Room)
+	if err != nil {
+		return nil, err
+	}
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	entryID, trackID := req.EntryID, req.TrackID
+	if entryID != "" {
+		q, err := h.queue(lr.room)
+		if err != nil {
+			return nil, err
+		}
+		i := slices.IndexFunc(q, func(e tandem.Entry) bool { return e.ID == entryID })
+		if i < 0 {
+			return nil, tandem.Errorf(tandem.ENOTFOUND, "entry %q is not in room %q's queue", entryID, req.Room)
+		}
+		trackID = q[i].TrackID
+	}
+	if _, err := h.store.Track(trackID); err != nil {
+		if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+			return nil, tandem.Errorf(tandem.ENOTFOUND, "no track %q", trackID)
+		}
+		return nil, err
+	}
+	startAt := h.now().Add(h.lead)
+	r, err := h.update(lr, func(r *tandem.Room) error {
+		r.Playback = tandem.Playback{EntryID: entryID, TrackID: trackID, State: tandem.Playing, StartAt: startAt}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	by := userOf(s)
+	h.emit(req.Room, protocol.EventChangeTrack, protocol.ChangeTrack{Room: req.Room, EntryID: entryID, TrackID: trackID,
+		By: by, Version: r.Version, StartAt: protocol.Millis(startAt)})
+	h.emit(req.Room, protocol.EventPresence, protocol.Presence{Room: req.Room, Members: lr.membersLocked()})
+	return protocol.VersionAck{Ack: protocol.OK(), Version: r.Version}, nil
+}
+
+func (h *Hub) play(s *socketio.Socket, payload json.RawMessage) (any, error) {
+	return h.playback(s, payload, tandem.Playing)
+}
+
+func (h *Hub) pause(s *socketio.Socket, payload json.RawMessage) (any, error) {
+	return h.playback(s, payload, tandem.Paused)
+}
+
+func (h *Hub) seek(s *socketio.Socket, payload json.RawMessage) (any, error) {
+	return h.playback(s, payload, "")
+}
+
+// playback handles play, pause and seek (state ""): the new timeline keeps
+// the position the old one reaches at the scheduled instant.
+func (h *Hub) playback(s *socketio.Socket, payload json.RawMessage, state tandem.PlayState) (any, error) {
+	var req protocol.SeekRequest
+	if err := decode(payload, &req); err != nil {
+		return nil, err
+	}
+	if state == "" && req.Position == nil {
+		return nil, tandem.Errorf(tandem.EINVALID, "seek needs a position")
+	}
+	if req.Position != nil && (*req.Position < 0 || *req.Position > 1e9) {
+		return nil, tandem.Errorf(tandem.EINVALID, "position must be between 0 and 1e9 ms")
+	}
+	lr, err := h.member(s, req.Room)
+	if err != nil {
+		return nil, err
+	}
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	if lr.room.Playback.TrackID == "" {
+		return nil, tandem.Errorf(tandem.ECONFLICT, "room %q has no track; change track first", req.Room)
+	}
+	at := h.now().Add(h.lead)
+	r, err := h.update(lr, func(r *tandem.Room) error {
+		p := r.Playback
+		pos := p.PositionAt(at)
+		if req.Position != nil {
+			pos = protocol.Dur(*req.Position)
+		}
+		if state != "" {
+			p.State = state
+		}
+		p.Position, p.StartAt = pos, at
+		r.Playback = p
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.emit(req.Room, protocol.EventPlayback, protocol.PlaybackEvent{Room: req.Room, Playback: wirePlayback(r.Playback),
+		By: userOf(s), Version: r.Version})
+	h.emit(req.Room, protocol.EventPresence, protocol.Presence{Room: req.Room, Members: lr.membersLocked()})
+	return protocol.VersionAck{Ack: protocol.OK(), Version: r.Version}, nil
+}
+
+func (h *Hub) playlists(s *socketio.Socket, payload json.RawMessage) (any, error) {
+	if len(payload) > 0 && string(payload) != "null" {
+		var empty struct{}
+		if err := decode(payload, &empty); err != nil {
+			return nil, err
+		}
+	}
+	ps, err := h.store.Playlists()
+	if err != nil {
+		return nil, fmt.Errorf("hub: list playlists: %w", err)
+	}
+	out := make([]protocol.Playlist, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, protocol.Playlist{ID: p.ID, Name: p.Name, Owner: p.Owner, Entries: h.wireEntries(p.Entries)})
+	}
+	return protocol.PlaylistsAck{Ack: protocol.OK(), Playlists: out}, nil
+}
+
+func (h *Hub) clockPing(_ *socketio.Socket, payload json.RawMessage) (any, error) {
+	t1 := protocol.Millis(h.now())
+	var req protocol.ClockPingRequest
+	if err := decode(payload, &req); err != nil {
+		return nil, err
+	}
+	return protocol.ClockPingAck{Ack: protocol.OK(), T0: req.T0, T1: t1, T2: protocol.Millis(h.now())}, nil
+}
+
+// Shutdown closes the hub's connections, waiting at most until ctx ends.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- h.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return errors.Join(errors.New("hub: shutdown"), ctx.Err())
+	}
+}
