@@ -1,8 +1,7 @@
 package ui
 
 import (
-	"time"
-
+	"tandem/player"
 	"tandem/sync/event"
 )
 
@@ -30,34 +29,10 @@ type Core interface {
 	Status() string
 }
 
-// PlaylistItem is one playlist in the left pane.
-type PlaylistItem struct {
-	ID   string
-	Name string
-}
-
-// Row is one line of the track table.
-type Row struct {
-	EntryID string
-	TrackID string
-	Song    string
-	Artist  string
-	User    string    // who added the entry
-	Date    time.Time // when it was added
-}
-
-// Friend is one line of the right pane.
-type Friend struct {
-	Name      string
-	Listening string // "Title — Artist", or "" when idle
-}
-
-// NowPlaying is the state of the now-playing bar.
-type NowPlaying struct {
-	EntryID  string
-	Title    string
-	Artist   string
-	Playing  bool
-	Position time.Duration
-	Duration time.Duration
-}
+// View types, defined by the core and shown by the window.
+type (
+	PlaylistItem = player.PlaylistItem
+	Row          = player.Row
+	Friend       = player.Friend
+	NowPlaying   = player.NowPlaying
+)

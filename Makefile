@@ -1,0 +1,81 @@
+# Tandem's build. `make run` opens the player; `make test` runs every test.
+# Both first install what is missing: Debian packages (apt-get, with sudo
+# when not root), the npm packages of the interop test (npm ci from the
+# committed lockfile) and the Go modules pinned in go.mod.
+
+SHELL := /bin/bash
+export LANG := en_US.UTF-8
+TAGS := migrated_fynedo
+GO ?= go
+
+# Fyne's X11 build, ALSA for oto, and the end-to-end tools.
+DEB_BUILD := gcc pkg-config libgl1-mesa-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev libasound2-dev
+DEB_TEST  := xvfb xdotool imagemagick x11-apps pulseaudio pulseaudio-utils libasound2-plugins nodejs npm
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all run test build deps deps-build deps-test hub player vet bench fuzz clean
+
+all: build
+
+# deps-build installs the Debian packages the player needs to build.
+deps-build:
+	@missing=$$(for p in $(DEB_BUILD); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; \
+	fi
+	$(GO) mod download
+
+# deps-test adds the test tools and the interop test's npm packages.
+deps-test: deps-build
+	@missing=$$(for p in $(DEB_TEST); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if command -v node >/dev/null && command -v npm >/dev/null; then \
+	  missing=$$(echo $$missing | tr ' ' '\n' | grep -vx -e nodejs -e npm | tr '\n' ' '); fi; \
+	if [ -n "$$(echo $$missing)" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; \
+	fi
+	@if [ ! -d test/interop/node_modules/socket.io-client ] || [ test/interop/package-lock.json -nt test/interop/node_modules/.package-lock.json ]; then \
+	  cd test/interop && npm ci --no-audit --no-fund; fi
+
+deps: deps-test
+
+bin/hub: FORCE
+	CGO_ENABLED=0 $(GO) build -o bin/hub ./cmd/hub
+
+bin/player: FORCE
+	$(GO) build -tags $(TAGS) -o bin/player ./cmd/player
+
+FORCE:
+
+hub: deps-build bin/hub
+player: deps-build bin/player
+build: deps-build bin/hub bin/player
+
+# run opens the player with its built-in hub and the demo library.
+run: build
+	./bin/player
+
+vet:
+	$(GO) vet -tags $(TAGS) ./...
+	CGO_ENABLED=0 $(GO) vet -tags $(TAGS) ./ui ./player ./audio ./assets ./store ./sync/... ./cmd/hub
+
+# test runs every test: vet, unit, integration, interop and the end-to-end
+# smoke test of the real player under Xvfb, all with the race detector.
+test: deps-test build vet
+	CGO_ENABLED=0 $(GO) test -tags $(TAGS) ./ui ./player
+	TANDEM_PLAYER_BIN=$(CURDIR)/bin/player TANDEM_HUB_BIN=$(CURDIR)/bin/hub TANDEM_ARTIFACTS=$(CURDIR)/artifacts \
+	  $(GO) test -race -tags $(TAGS) -timeout 20m ./...
+	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzDecode -fuzztime 10s ./sync/socketio
+
+# bench runs the benchmarks; BENCHMARKS.md records their figures.
+bench: deps-build
+	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./...
+
+# fuzz runs each fuzz target for FUZZTIME.
+FUZZTIME ?= 2m
+fuzz: deps-build
+	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./sync/socketio
+
+clean:
+	rm -rf bin artifacts

@@ -1,0 +1,122 @@
+package player
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"tandem"
+	"tandem/sync/event"
+	"tandem/sync/protocol"
+	"tandem/sync/room"
+)
+
+// commandTimeout bounds one command's round trip to the hub.
+const commandTimeout = 10 * time.Second
+
+// bridge forwards the UI's Local commands to the hub. Each command runs on
+// its own goroutine, so the emitter never waits on the network; a refused
+// command becomes an "error" event. The bridge ignores Hub events here,
+// and roomHandlers emits only Hub events, so nothing is echoed back.
+func (c *Core) bridge() {
+	ChangeTrack.On(c.em, func(tc TrackChange) {
+		if tc.Origin != Local {
+			return
+		}
+		entryID, trackID := tc.EntryID, tc.TrackID
+		if entryID != "" && !c.inQueue(entryID) {
+			entryID = "" // an entry of another playlist: play its track
+		} else if entryID != "" {
+			trackID = ""
+		}
+		c.command("changeTrack", func(ctx context.Context) error {
+			_, err := c.room.ChangeTrack(ctx, entryID, trackID)
+			return err
+		})
+	})
+	Playback.On(c.em, func(pc PlaybackChange) {
+		if pc.Origin != Local {
+			return
+		}
+		c.command("playback", func(ctx context.Context) error {
+			var err error
+			switch pc.State {
+			case tandem.Playing:
+				_, err = c.room.Play(ctx)
+			case tandem.Paused:
+				_, err = c.room.Pause(ctx)
+			default:
+				_, err = c.room.Seek(ctx, pc.Position)
+			}
+			return err
+		})
+	})
+}
+
+func (c *Core) command(name string, fn func(ctx context.Context) error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		event.Error.Emit(c.em, errClosed)
+		return
+	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(c.ctx, commandTimeout)
+		defer cancel()
+		if err := fn(ctx); err != nil {
+			event.Error.Emit(c.em, fmt.Errorf("player: %s: %w", name, err))
+		}
+	}()
+}
+
+// roomHandlers turns the hub's events into Hub events on the emitter.
+func (c *Core) roomHandlers() room.Handlers {
+	return room.Handlers{
+		Joined: func(st protocol.RoomState) {
+			c.mu.Lock()
+			c.queue = st.Queue
+			c.indexTracksLocked(st.Queue)
+			c.members = st.Members
+			c.mu.Unlock()
+			State.Emit(c.em, "queue")
+			Members.Emit(c.em, st.Members)
+			c.loadPlaylists()
+			// A late joiner comes in at the group's current position.
+			np := st.NowPlaying
+			if np.TrackID == "" {
+				return
+			}
+			origin := c.room.Local(np.StartAt).Add(-protocol.Dur(np.Position))
+			ChangeTrack.Emit(c.em, TrackChange{Origin: Hub, Room: st.Room, EntryID: np.EntryID, TrackID: np.TrackID,
+				Version: st.Version, StartAt: origin})
+			if np.State != tandem.Playing {
+				Playback.Emit(c.em, PlaybackChange{Origin: Hub, Room: st.Room, State: np.State,
+					Position: protocol.Dur(np.Position), StartAt: c.room.Local(np.StartAt), Version: st.Version})
+			}
+		},
+		ChangeTrack: func(ev protocol.ChangeTrack, startAt time.Time) {
+			ChangeTrack.Emit(c.em, TrackChange{Origin: Hub, Room: ev.Room, EntryID: ev.EntryID, TrackID: ev.TrackID,
+				By: ev.By, Version: ev.Version, StartAt: startAt})
+		},
+		Playback: func(ev protocol.PlaybackEvent, startAt time.Time) {
+			Playback.Emit(c.em, PlaybackChange{Origin: Hub, Room: ev.Room, State: ev.State,
+				Position: protocol.Dur(ev.Position), StartAt: startAt, By: ev.By, Version: ev.Version})
+		},
+		Presence: func(p protocol.Presence) {
+			c.mu.Lock()
+			c.members = p.Members
+			c.mu.Unlock()
+			Members.Emit(c.em, p.Members)
+		},
+		Connection: func(connected bool, err error) {
+			if connected {
+				c.setConnErr(nil)
+			} else {
+				c.setConnErr(err)
+			}
+		},
+	}
+}

@@ -1,0 +1,286 @@
+// Package player is the player's core without its window: the local
+// emitter that decouples its parts, the sync bridge to the hub, the audio
+// follower that plays the room's timeline, and the state the window shows.
+// The desktop app (cmd/player) wraps it in a Fyne window through package
+// ui; tests run it headless.
+package player
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"tandem"
+	"tandem/sync/event"
+	"tandem/sync/protocol"
+	"tandem/sync/room"
+)
+
+// Audio is the audio engine the core drives. audio.Engine implements it.
+type Audio interface {
+	Load(trackID string, r io.ReadSeeker) error
+	Play()
+	Pause()
+	Seek(d time.Duration) error
+	Position() time.Duration
+	Duration() time.Duration
+	Current() string
+	Playing() bool
+	Muted() bool
+}
+
+// Library opens a track's bytes by id.
+type Library interface {
+	Open(trackID string) (io.ReadSeeker, error)
+}
+
+// Config configures a Core.
+type Config struct {
+	HubURL  string
+	Token   string
+	Room    string
+	Audio   Audio
+	Library Library
+	Logger  *slog.Logger
+	// Hosting, when set, is shown first in the status line, for example
+	// how friends join the hub this player runs.
+	Hosting string
+	// Now is the local clock; nil means time.Now.
+	Now func() time.Time
+	// Reconnection delays, for tests; zero means the defaults.
+	ReconnectDelay, ReconnectDelayMax time.Duration
+}
+
+// Core is the headless player. It implements ui.Core.
+type Core struct {
+	cfg   Config
+	log   *slog.Logger
+	em    *event.Emitter
+	room  *room.Client
+	audio Audio
+	lib   Library
+	now   func() time.Time
+
+	ctx    context.Context // ends at Close; bounds the bridge's commands
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the bridge's command goroutines
+
+	mu        sync.Mutex // guards the following
+	playlists []protocol.Playlist
+	queue     []protocol.Entry
+	tracks    map[string]*protocol.Track
+	members   []tandem.Member
+	connErr   string
+	lastErr   string
+	startTmr  *time.Timer // the follower's scheduled start
+	closed    bool
+}
+
+// New returns a core; Start connects it.
+func New(cfg Config) *Core {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Core{cfg: cfg, log: log, audio: cfg.Audio, lib: cfg.Library, now: cfg.Now,
+		ctx: ctx, cancel: cancel, tracks: map[string]*protocol.Track{}}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	c.em = event.New(log, event.WithUnhandledError(func(err error) {
+		log.Error("player: unhandled error", "err", err)
+		c.setLastErr(err)
+	}))
+	c.room = room.New(room.Options{URL: cfg.HubURL, Token: cfg.Token, Room: cfg.Room, Logger: log, Now: cfg.Now,
+		ReconnectDelay: cfg.ReconnectDelay, ReconnectDelayMax: cfg.ReconnectDelayMax}, c.roomHandlers())
+	c.bridge()
+	c.follow()
+	return c
+}
+
+// Start connects to the hub and joins the room; the playlists load with
+// every join. If the hub cannot be reached before ctx ends, Start returns
+// the error and the core keeps trying in the background until Close.
+func (c *Core) Start(ctx context.Context) error {
+	if err := c.room.Connect(ctx); err != nil {
+		c.setConnErr(err)
+		return fmt.Errorf("player: %w", err)
+	}
+	return nil
+}
+
+// loadPlaylists fetches the hub's playlists.
+func (c *Core) loadPlaylists() {
+	ctx, cancel := context.WithTimeout(c.ctx, commandTimeout)
+	defer cancel()
+	pls, err := c.room.Playlists(ctx)
+	if err != nil {
+		event.Error.Emit(c.em, fmt.Errorf("player: list playlists: %w", err))
+		return
+	}
+	c.mu.Lock()
+	c.playlists = pls
+	for _, p := range pls {
+		c.indexTracksLocked(p.Entries)
+	}
+	c.mu.Unlock()
+	State.Emit(c.em, "playlists")
+}
+
+// Close disconnects and stops every goroutine of the core.
+func (c *Core) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	if c.startTmr != nil {
+		c.startTmr.Stop()
+	}
+	c.mu.Unlock()
+	c.cancel()
+	err := c.room.Close()
+	c.wg.Wait()
+	return err
+}
+
+// Emitter returns the local emitter.
+func (c *Core) Emitter() *event.Emitter { return c.em }
+
+// Room returns the room's name.
+func (c *Core) Room() string { return c.cfg.Room }
+
+// RoomClient returns the connection to the room, for tests and tools.
+func (c *Core) RoomClient() *room.Client { return c.room }
+
+func (c *Core) indexTracksLocked(es []protocol.Entry) {
+	for _, e := range es {
+		if e.Track != nil {
+			c.tracks[e.TrackID] = e.Track
+		}
+	}
+}
+
+func (c *Core) setConnErr(err error) {
+	c.mu.Lock()
+	if err == nil {
+		c.connErr = ""
+	} else {
+		c.connErr = err.Error()
+	}
+	c.mu.Unlock()
+	State.Emit(c.em, "connection")
+}
+
+func (c *Core) setLastErr(err error) {
+	c.mu.Lock()
+	c.lastErr = err.Error()
+	c.mu.Unlock()
+	State.Emit(c.em, "error")
+}
+
+// queueID is the playlist id under which the room's queue is listed.
+const queueID = "queue"
+
+// Playlists lists the room's queue, then the hub's playlists.
+func (c *Core) Playlists() []PlaylistItem {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := []PlaylistItem{{ID: queueID, Name: "Room: " + c.cfg.Room}}
+	for _, p := range c.playlists {
+		out = append(out, PlaylistItem{ID: p.ID, Name: p.Name})
+	}
+	return out
+}
+
+// Rows returns a playlist's entries, or the room's queue for "queue".
+func (c *Core) Rows(playlistID string) []Row {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var es []protocol.Entry
+	if playlistID == queueID {
+		es = c.queue
+	} else {
+		for _, p := range c.playlists {
+			if p.ID == playlistID {
+				es = p.Entries
+			}
+		}
+	}
+	rows := make([]Row, 0, len(es))
+	for _, e := range es {
+		r := Row{EntryID: e.ID, TrackID: e.TrackID, User: e.AddedBy, Date: e.AddedAt, Song: e.TrackID[:min(8, len(e.TrackID))]}
+		if t := c.tracks[e.TrackID]; t != nil {
+			r.Song, r.Artist = t.Title, t.Artist
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// Friends lists the room's members and what each is playing.
+func (c *Core) Friends() []Friend {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Friend, 0, len(c.members))
+	for _, m := range c.members {
+		f := Friend{Name: m.Name}
+		if t := c.tracks[m.NowPlaying]; t != nil {
+			f.Listening = t.Title + " — " + t.Artist
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// Now returns what the audio engine plays now.
+func (c *Core) Now() NowPlaying {
+	id := c.audio.Current()
+	np := NowPlaying{Playing: c.audio.Playing(), Position: c.audio.Position(), Duration: c.audio.Duration()}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t := c.tracks[id]; t != nil {
+		np.Title, np.Artist = t.Title, t.Artist
+	}
+	np.EntryID = c.room.State().NowPlaying.EntryID
+	return np
+}
+
+// Status is the status line: hosting, connection, audio and the last error.
+func (c *Core) Status() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.cfg.Hosting
+	add := func(part string) {
+		if s != "" {
+			s += " · "
+		}
+		s += part
+	}
+	if c.connErr != "" {
+		add("hub: " + c.connErr)
+	}
+	if c.audio.Muted() {
+		add("muted: no audio output device")
+	}
+	if c.lastErr != "" {
+		add("error: " + c.lastErr)
+	}
+	if s == "" {
+		s = "connected to " + c.cfg.HubURL
+	}
+	return s
+}
+
+// inQueue reports whether an entry is in the room's queue.
+func (c *Core) inQueue(entryID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.ContainsFunc(c.queue, func(e protocol.Entry) bool { return e.ID == entryID })
+}
+
+// errClosed is returned for commands after Close.
+var errClosed = errors.New("player: closed")

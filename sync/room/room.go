@@ -1,0 +1,298 @@
+// Package room is the client side of a Tandem room: it connects to a hub,
+// estimates the hub's clock, joins the room again after every reconnection,
+// sends playback commands and delivers the hub's events with their times
+// converted to the local clock.
+package room
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"tandem"
+	"tandem/sync/protocol"
+	"tandem/sync/socketio"
+)
+
+// Options configure a Client.
+type Options struct {
+	URL    string // the hub, e.g. http://127.0.0.1:7878
+	Token  string
+	Room   string
+	Logger *slog.Logger
+	// Now is the local clock; nil means time.Now.
+	Now func() time.Time
+	// Reconnection delays, for tests; zero means the socketio defaults.
+	ReconnectDelay, ReconnectDelayMax time.Duration
+}
+
+// Handlers receive a room's events. Each may be nil. They run on the
+// connection's goroutines and must not block.
+type Handlers struct {
+	// Joined is called after every successful join, with the room's state.
+	Joined func(protocol.RoomState)
+	// ChangeTrack is called for the hub's changeTrack; startAt is local time.
+	ChangeTrack func(ev protocol.ChangeTrack, startAt time.Time)
+	// Playback is called for play, pause and seek; startAt is local time.
+	Playback func(ev protocol.PlaybackEvent, startAt time.Time)
+	// Presence is called when the room's members change.
+	Presence func(protocol.Presence)
+	// Connection is called when the connection is made (err nil) or lost.
+	Connection func(connected bool, err error)
+}
+
+// Client is a member's connection to one room.
+type Client struct {
+	opts Options
+	log  *slog.Logger
+	io   *socketio.Client
+	h    Handlers
+	now  func() time.Time
+
+	mu     sync.Mutex // guards the following
+	offset time.Duration
+	state  protocol.RoomState
+	joined chan error // the first join's outcome, then nil
+}
+
+// New returns a client; it does not connect until Connect.
+func New(opts Options, h Handlers) *Client {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{opts: opts, log: log, h: h, now: opts.Now, joined: make(chan error, 1)}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	c.io = socketio.NewClient(opts.URL, socketio.ClientOptions{
+		Auth:              func() any { return protocol.Auth{Token: opts.Token} },
+		Logger:            log,
+		ReconnectDelay:    opts.ReconnectDelay,
+		ReconnectDelayMax: opts.ReconnectDelayMax,
+	})
+	c.io.On(protocol.EventChangeTrack, c.onChangeTrack)
+	c.io.On(protocol.EventPlayback, c.onPlayback)
+	c.io.On(protocol.EventPresence, c.onPresence)
+	c.io.OnConnect(c.onConnect)
+	c.io.OnDisconnect(func(reason string) {
+		if c.h.Connection != nil {
+			c.h.Connection(false, fmt.Errorf("room: disconnected: %s", reason))
+		}
+	})
+	c.io.OnError(func(err error) {
+		if c.h.Connection != nil {
+			c.h.Connection(false, err)
+		}
+	})
+	return c
+}
+
+// Connect connects, syncs the clock and joins the room, and returns the
+// first join's outcome. Afterwards the client reconnects and rejoins by
+// itself until Close. A refused connection returns a *socketio.ConnectError.
+func (c *Client) Connect(ctx context.Context) error {
+	if err := c.io.Connect(ctx); err != nil {
+		return fmt.Errorf("room: connect to %s: %w", c.opts.URL, err)
+	}
+	select {
+	case err := <-c.joined:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("room: join %q: %w", c.opts.Room, ctx.Err())
+	}
+}
+
+// Close leaves and disconnects.
+func (c *Client) Close() error { return c.io.Close() }
+
+// onConnect runs after every (re)connection, on the client's run loop.
+func (c *Client) onConnect() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.syncClock(ctx); err != nil {
+		c.log.Warn("room: clock sync", "err", err)
+	}
+	var ack protocol.JoinAck
+	err := c.call(ctx, protocol.RoomJoin, protocol.RoomRequest{Room: c.opts.Room}, &ack)
+	if err == nil && ack.State == nil {
+		err = errors.New("room: join ack without state")
+	}
+	if err == nil {
+		c.mu.Lock()
+		c.state = *ack.State
+		c.mu.Unlock()
+		if c.h.Joined != nil {
+			c.h.Joined(*ack.State)
+		}
+		if c.h.Connection != nil {
+			c.h.Connection(true, nil)
+		}
+	} else {
+		c.log.Error("room: join", "room", c.opts.Room, "err", err)
+	}
+	select {
+	case c.joined <- err:
+	default:
+	}
+}
+
+// syncClock estimates the hub clock's offset from a few pings, keeping the
+// one with the lowest round trip.
+func (c *Client) syncClock(ctx context.Context) error {
+	best := time.Duration(-1)
+	var offset time.Duration
+	for range 5 {
+		t0 := c.now()
+		var ack protocol.ClockPingAck
+		if err := c.call(ctx, protocol.ClockPing, protocol.ClockPingRequest{T0: protocol.Millis(t0)}, &ack); err != nil {
+			return err
+		}
+		t3 := c.now()
+		rtt := t3.Sub(t0) - protocol.Dur(ack.T2-ack.T1)
+		if best < 0 || rtt < best {
+			best = rtt
+			// offset = ((t1 - t0) + (t2 - t3)) / 2
+			offset = (protocol.FromMillis(ack.T1).Sub(t0) + protocol.FromMillis(ack.T2).Sub(t3)) / 2
+		}
+	}
+	c.mu.Lock()
+	c.offset = offset
+	c.mu.Unlock()
+	c.log.Debug("room: clock", "offset", offset, "rtt", best)
+	return nil
+}
+
+// Offset returns the estimated hub clock minus the local clock.
+func (c *Client) Offset() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.offset
+}
+
+// Local converts hub Unix milliseconds to local time.
+func (c *Client) Local(hubMs float64) time.Time {
+	if hubMs == 0 {
+		return time.Time{}
+	}
+	return protocol.FromMillis(hubMs).Add(-c.Offset())
+}
+
+// State returns the room's state as of the last join.
+func (c *Client) State() protocol.RoomState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// call sends a command and decodes its ack; an error ack becomes a
+// *tandem.Error.
+func (c *Client) call(ctx context.Context, event string, req any, ack any) error {
+	args, err := c.io.EmitWithAck(ctx, event, req)
+	if err != nil {
+		return fmt.Errorf("room: %s: %w", event, err)
+	}
+	if len(args) == 0 {
+		return fmt.Errorf("room: %s: empty ack", event)
+	}
+	var base protocol.Ack
+	if err := json.Unmarshal(args[0], &base); err != nil {
+		return fmt.Errorf("room: %s: decode ack: %w", event, err)
+	}
+	if !base.OK {
+		if base.Error == nil {
+			return fmt.Errorf("room: %s: refused without an error", event)
+		}
+		return base.Error
+	}
+	if err := json.Unmarshal(args[0], ack); err != nil {
+		return fmt.Errorf("room: %s: decode ack: %w", event, err)
+	}
+	return nil
+}
+
+// ChangeTrack asks the hub to play an entry of the room's queue (entryID)
+// or a track (trackID), and returns the room's new version.
+func (c *Client) ChangeTrack(ctx context.Context, entryID, trackID string) (uint64, error) {
+	var ack protocol.VersionAck
+	err := c.call(ctx, protocol.PlaybackChangeTrack, protocol.ChangeTrackRequest{Room: c.opts.Room, EntryID: entryID, TrackID: trackID}, &ack)
+	return ack.Version, err
+}
+
+// Play resumes the room's playback.
+func (c *Client) Play(ctx context.Context) (uint64, error) {
+	var ack protocol.VersionAck
+	err := c.call(ctx, protocol.PlaybackPlay, protocol.RoomRequest{Room: c.opts.Room}, &ack)
+	return ack.Version, err
+}
+
+// Pause pauses the room's playback.
+func (c *Client) Pause(ctx context.Context) (uint64, error) {
+	var ack protocol.VersionAck
+	err := c.call(ctx, protocol.PlaybackPause, protocol.RoomRequest{Room: c.opts.Room}, &ack)
+	return ack.Version, err
+}
+
+// Seek moves the room's playback to pos.
+func (c *Client) Seek(ctx context.Context, pos time.Duration) (uint64, error) {
+	ms := protocol.Ms(pos)
+	var ack protocol.VersionAck
+	err := c.call(ctx, protocol.PlaybackSeek, protocol.SeekRequest{Room: c.opts.Room, Position: &ms}, &ack)
+	return ack.Version, err
+}
+
+// Playlists lists the hub's playlists.
+func (c *Client) Playlists(ctx context.Context) ([]protocol.Playlist, error) {
+	var ack protocol.PlaylistsAck
+	err := c.call(ctx, protocol.PlaylistList, struct{}{}, &ack)
+	return ack.Playlists, err
+}
+
+func (c *Client) onChangeTrack(args []json.RawMessage, _ socketio.AckFunc) {
+	var ev protocol.ChangeTrack
+	if len(args) == 0 || json.Unmarshal(args[0], &ev) != nil || ev.Room != c.opts.Room {
+		return
+	}
+	c.mu.Lock()
+	if ev.Version > c.state.Version {
+		c.state.Version = ev.Version
+		c.state.NowPlaying = protocol.Playback{EntryID: ev.EntryID, TrackID: ev.TrackID, State: tandem.Playing, StartAt: ev.StartAt}
+	}
+	c.mu.Unlock()
+	if c.h.ChangeTrack != nil {
+		c.h.ChangeTrack(ev, c.Local(ev.StartAt))
+	}
+}
+
+func (c *Client) onPlayback(args []json.RawMessage, _ socketio.AckFunc) {
+	var ev protocol.PlaybackEvent
+	if len(args) == 0 || json.Unmarshal(args[0], &ev) != nil || ev.Room != c.opts.Room {
+		return
+	}
+	c.mu.Lock()
+	if ev.Version > c.state.Version {
+		c.state.Version = ev.Version
+		c.state.NowPlaying = ev.Playback
+	}
+	c.mu.Unlock()
+	if c.h.Playback != nil {
+		c.h.Playback(ev, c.Local(ev.StartAt))
+	}
+}
+
+func (c *Client) onPresence(args []json.RawMessage, _ socketio.AckFunc) {
+	var ev protocol.Presence
+	if len(args) == 0 || json.Unmarshal(args[0], &ev) != nil || ev.Room != c.opts.Room {
+		return
+	}
+	c.mu.Lock()
+	c.state.Members = ev.Members
+	c.mu.Unlock()
+	if c.h.Presence != nil {
+		c.h.Presence(ev)
+	}
+}
