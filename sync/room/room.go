@@ -124,10 +124,15 @@ func (c *Client) onConnect() {
 	}
 	if err == nil {
 		c.mu.Lock()
-		c.state = *ack.State
+		st := *ack.State
+		if st.Version < c.state.Version {
+			// An event newer than the join's snapshot arrived first.
+			st.Version, st.NowPlaying = c.state.Version, c.state.NowPlaying
+		}
+		c.state = st
 		c.mu.Unlock()
 		if c.h.Joined != nil {
-			c.h.Joined(*ack.State)
+			c.h.Joined(st)
 		}
 		if c.h.Connection != nil {
 			c.h.Connection(true, nil)
@@ -258,11 +263,16 @@ func (c *Client) onChangeTrack(args []json.RawMessage, _ socketio.AckFunc) {
 		return
 	}
 	c.mu.Lock()
-	if ev.Version > c.state.Version {
+	stale := ev.Version <= c.state.Version
+	if !stale {
 		c.state.Version = ev.Version
 		c.state.NowPlaying = protocol.Playback{EntryID: ev.EntryID, TrackID: ev.TrackID, State: tandem.Playing, StartAt: ev.StartAt}
 	}
 	c.mu.Unlock()
+	if stale {
+		c.log.Debug("room: stale changeTrack dropped", "version", ev.Version)
+		return
+	}
 	if c.h.ChangeTrack != nil {
 		c.h.ChangeTrack(ev, c.Local(ev.StartAt))
 	}
@@ -274,11 +284,16 @@ func (c *Client) onPlayback(args []json.RawMessage, _ socketio.AckFunc) {
 		return
 	}
 	c.mu.Lock()
-	if ev.Version > c.state.Version {
+	stale := ev.Version <= c.state.Version
+	if !stale {
 		c.state.Version = ev.Version
 		c.state.NowPlaying = ev.Playback
 	}
 	c.mu.Unlock()
+	if stale {
+		c.log.Debug("room: stale playback dropped", "version", ev.Version)
+		return
+	}
 	if c.h.Playback != nil {
 		c.h.Playback(ev, c.Local(ev.StartAt))
 	}
