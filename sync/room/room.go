@@ -262,15 +262,7 @@ func (c *Client) onChangeTrack(args []json.RawMessage, _ socketio.AckFunc) {
 	if len(args) == 0 || json.Unmarshal(args[0], &ev) != nil || ev.Room != c.opts.Room {
 		return
 	}
-	c.mu.Lock()
-	stale := ev.Version <= c.state.Version
-	if !stale {
-		c.state.Version = ev.Version
-		c.state.NowPlaying = protocol.Playback{EntryID: ev.EntryID, TrackID: ev.TrackID, State: tandem.Playing, StartAt: ev.StartAt}
-	}
-	c.mu.Unlock()
-	if stale {
-		c.log.Debug("room: stale changeTrack dropped", "version", ev.Version)
+	if !c.advance(ev.Version, protocol.Playback{EntryID: ev.EntryID, TrackID: ev.TrackID, State: tandem.Playing, StartAt: ev.StartAt}) {
 		return
 	}
 	if c.h.ChangeTrack != nil {
@@ -283,20 +275,25 @@ func (c *Client) onPlayback(args []json.RawMessage, _ socketio.AckFunc) {
 	if len(args) == 0 || json.Unmarshal(args[0], &ev) != nil || ev.Room != c.opts.Room {
 		return
 	}
-	c.mu.Lock()
-	stale := ev.Version <= c.state.Version
-	if !stale {
-		c.state.Version = ev.Version
-		c.state.NowPlaying = ev.Playback
-	}
-	c.mu.Unlock()
-	if stale {
-		c.log.Debug("room: stale playback dropped", "version", ev.Version)
+	if !c.advance(ev.Version, ev.Playback) {
 		return
 	}
 	if c.h.Playback != nil {
 		c.h.Playback(ev, c.Local(ev.StartAt))
 	}
+}
+
+// advance records a hub event's timeline if its version is newer than what
+// the client has, and reports whether it was; stale events are dropped.
+func (c *Client) advance(version uint64, np protocol.Playback) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if version <= c.state.Version {
+		c.log.Debug("room: stale event dropped", "version", version, "have", c.state.Version)
+		return false
+	}
+	c.state.Version, c.state.NowPlaying = version, np
+	return true
 }
 
 func (c *Client) onPresence(args []json.RawMessage, _ socketio.AckFunc) {

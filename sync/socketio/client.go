@@ -429,17 +429,7 @@ func (h *clientHandler) OnMessage(data []byte, binary bool) {
 		c.mu.Unlock()
 		var ack AckFunc
 		if p.HasID {
-			var once sync.Once
-			ack = func(a ...any) error {
-				err := ErrAckSent
-				once.Do(func() {
-					var d json.RawMessage
-					if d, err = encodeArgs("", a); err == nil {
-						err = h.conn.Send(Packet{Type: PacketAck, Namespace: p.Namespace, ID: p.ID, HasID: true, Data: d}.Encode(), false)
-					}
-				})
-				return err
-			}
+			ack = newAck(p, func(q Packet) error { return h.conn.Send(q.Encode(), false) })
 		}
 		if fn != nil {
 			fn(args, ack)

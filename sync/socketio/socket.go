@@ -85,17 +85,7 @@ func (s *Socket) dispatch(name string, args []json.RawMessage, p Packet) {
 	s.mu.Unlock()
 	var ack AckFunc
 	if p.HasID {
-		var once sync.Once
-		ack = func(a ...any) error {
-			err := ErrAckSent
-			once.Do(func() {
-				var data json.RawMessage
-				if data, err = encodeArgs("", a); err == nil {
-					err = s.sess.send(Packet{Type: PacketAck, Namespace: s.nsp.name, ID: p.ID, HasID: true, Data: data})
-				}
-			})
-			return err
-		}
+		ack = newAck(p, s.sess.send)
 	}
 	if !ok {
 		s.nsp.log.Debug("socketio: no handler", "event", name)
@@ -203,5 +193,21 @@ func (s *Socket) close(reason string, closeConn bool) {
 	}
 	if closeConn {
 		s.sess.conn.Close()
+	}
+}
+
+// newAck returns the AckFunc that answers the event p through send. Only
+// its first call sends; later ones return ErrAckSent.
+func newAck(p Packet, send func(Packet) error) AckFunc {
+	var once sync.Once
+	return func(args ...any) error {
+		err := ErrAckSent
+		once.Do(func() {
+			var data json.RawMessage
+			if data, err = encodeArgs("", args); err == nil {
+				err = send(Packet{Type: PacketAck, Namespace: p.Namespace, ID: p.ID, HasID: true, Data: data})
+			}
+		})
+		return err
 	}
 }
