@@ -43,6 +43,7 @@ type Library interface {
 type Config struct {
 	HubURL  string
 	Token   string
+	Name    string // display name, used with a shared guest token
 	Room    string
 	Audio   Audio
 	Library Library
@@ -97,7 +98,7 @@ func New(cfg Config) *Core {
 		log.Error("player: unhandled error", "err", err)
 		c.setLastErr(err)
 	}))
-	c.room = room.New(room.Options{URL: cfg.HubURL, Token: cfg.Token, Room: cfg.Room, Logger: log, Now: cfg.Now,
+	c.room = room.New(room.Options{URL: cfg.HubURL, Token: cfg.Token, Name: cfg.Name, Room: cfg.Room, Logger: log, Now: cfg.Now,
 		ReconnectDelay: cfg.ReconnectDelay, ReconnectDelayMax: cfg.ReconnectDelayMax}, c.roomHandlers())
 	c.bridge()
 	c.follow()

@@ -220,4 +220,3 @@ func TestUnauthorized(t *testing.T) {
 		t.Fatalf("status = %q, want it to say unauthorized", s)
 	}
 }
-

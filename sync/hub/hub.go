@@ -51,6 +51,10 @@ type Config struct {
 	// FallbackPlaylist is the playlist a new room plays while its queue is
 	// empty (the Demo playlist with --demo), or "".
 	FallbackPlaylist string
+	// GuestUser, when set, is the user of a token shared by several
+	// friends: they appear under the name they send in the auth payload,
+	// marked "(guest)".
+	GuestUser string
 	// Engine configures the transport.
 	Engine engineio.Options
 }
@@ -63,6 +67,7 @@ type Hub struct {
 	now      func() time.Time
 	lead     time.Duration
 	fallback string
+	guest    string
 	io       *socketio.Server
 	mux      *http.ServeMux
 
@@ -86,6 +91,7 @@ func New(cfg Config) *Hub {
 	}
 	h := &Hub{
 		store: cfg.Store, log: log, now: cfg.Now, lead: cfg.Lead, fallback: cfg.FallbackPlaylist,
+		guest: cfg.GuestUser,
 		rooms: map[string]*liveRoom{},
 	}
 	if h.now == nil {
@@ -124,7 +130,14 @@ func (h *Hub) authenticate(s *socketio.Socket, auth json.RawMessage) error {
 		}
 		return &socketio.ConnectError{Message: protocol.Unauthorized}
 	}
-	s.Set(userKey, u.Name)
+	name := u.Name
+	if h.guest != "" && u.Name == h.guest && a.Name != "" {
+		if err := validName(a.Name); err != nil {
+			return &socketio.ConnectError{Message: "invalid name", Data: tandem.ErrorMessage(err)}
+		}
+		name = a.Name + " (guest)"
+	}
+	s.Set(userKey, name)
 	return nil
 }
 
@@ -204,13 +217,13 @@ func decode(payload json.RawMessage, v any) error {
 	return nil
 }
 
-// validRoomName checks a room name: 1 to 64 characters, no control
+// validName checks a room or display name: 1 to 64 characters, no control
 // characters, no surrounding spaces.
-func validRoomName(name string) error {
+func validName(name string) error {
 	n := utf8.RuneCountInString(name)
 	if n == 0 || n > 64 || !utf8.ValidString(name) || strings.TrimSpace(name) != name ||
 		strings.ContainsFunc(name, unicode.IsControl) {
-		return tandem.Errorf(tandem.EINVALID, "room name must be 1 to 64 printable characters")
+		return tandem.Errorf(tandem.EINVALID, "names must be 1 to 64 printable characters, without surrounding spaces")
 	}
 	return nil
 }
@@ -242,7 +255,7 @@ func (h *Hub) live(name string, creator string) (*liveRoom, error) {
 // member returns the live room of a command, checking that the socket has
 // joined it.
 func (h *Hub) member(s *socketio.Socket, name string) (*liveRoom, error) {
-	if err := validRoomName(name); err != nil {
+	if err := validName(name); err != nil {
 		return nil, err
 	}
 	h.mu.Lock()
@@ -314,7 +327,7 @@ func (h *Hub) join(s *socketio.Socket, payload json.RawMessage) (any, error) {
 	if err := decode(payload, &req); err != nil {
 		return nil, err
 	}
-	if err := validRoomName(req.Room); err != nil {
+	if err := validName(req.Room); err != nil {
 		return nil, err
 	}
 	lr, err := h.live(req.Room, userOf(s))

@@ -58,7 +58,7 @@ func newFixture(t *testing.T) *fixture {
 	if f.playlist, err = db.Playlist(pl.ID); err != nil {
 		t.Fatal(err)
 	}
-	h := New(Config{Store: db, FallbackPlaylist: pl.ID})
+	h := New(Config{Store: db, FallbackPlaylist: pl.ID, GuestUser: "guest"})
 	ts := httptest.NewServer(h.Handler())
 	t.Cleanup(func() {
 		h.Close()
@@ -256,5 +256,32 @@ func TestClockPingAndPlaylists(t *testing.T) {
 	call(t, ann, protocol.PlaylistList, struct{}{}, &pls)
 	if !pls.OK || len(pls.Playlists) != 1 || pls.Playlists[0].Name != "Demo" || len(pls.Playlists[0].Entries) != 3 {
 		t.Fatalf("playlists = %+v", pls)
+	}
+}
+
+func TestGuestName(t *testing.T) {
+	f := newFixture(t)
+	tok, err := f.db.CreateToken("guest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	connect := func(auth protocol.Auth) (*socketio.Client, error) {
+		c := socketio.NewClient(f.url, socketio.ClientOptions{Auth: func() any { return auth }})
+		t.Cleanup(func() { c.Close() })
+		return c, c.Connect(testCtx(t))
+	}
+	c, err := connect(protocol.Auth{Token: tok, Name: "dana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var join protocol.JoinAck
+	call(t, c, protocol.RoomJoin, protocol.RoomRequest{Room: "lounge"}, &join)
+	if m := join.State.Members; len(m) != 1 || m[0].Name != "dana (guest)" {
+		t.Fatalf("members = %+v, want dana (guest)", m)
+	}
+	_, err = connect(protocol.Auth{Token: tok, Name: " bad\x01"})
+	var ce *socketio.ConnectError
+	if !errors.As(err, &ce) || ce.Message != "invalid name" {
+		t.Fatalf("bad guest name: %v", err)
 	}
 }

@@ -36,6 +36,9 @@ const (
 // Auth is the CONNECT payload.
 type Auth struct {
 	Token string `json:"token"`
+	// Name is the display name of a friend who uses a shared guest token;
+	// the hub ignores it for personal tokens.
+	Name string `json:"name,omitempty"`
 }
 
 // Unauthorized is the CONNECT_ERROR message for a missing or bad token.

@@ -22,6 +22,7 @@ import (
 type Options struct {
 	URL    string // the hub, e.g. http://127.0.0.1:7878
 	Token  string
+	Name   string // display name, used with a shared guest token
 	Room   string
 	Logger *slog.Logger
 	// Now is the local clock; nil means time.Now.
@@ -70,7 +71,7 @@ func New(opts Options, h Handlers) *Client {
 		c.now = time.Now
 	}
 	c.io = socketio.NewClient(opts.URL, socketio.ClientOptions{
-		Auth:              func() any { return protocol.Auth{Token: opts.Token} },
+		Auth:              func() any { return protocol.Auth{Token: opts.Token, Name: opts.Name} },
 		Logger:            log,
 		ReconnectDelay:    opts.ReconnectDelay,
 		ReconnectDelayMax: opts.ReconnectDelayMax,
