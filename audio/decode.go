@@ -1,0 +1,183 @@
+package audio
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/gopxl/beep/v2"
+	"github.com/gopxl/beep/v2/flac"
+	"github.com/gopxl/beep/v2/wav"
+)
+
+// resampleQuality is beep's resampling quality: good enough for music and
+// cheap enough to run while playing.
+const resampleQuality = 4
+
+// The sample rates Decode accepts, in Hz. Beyond them resampling costs
+// too much, or the file is lying.
+const (
+	minRate = 4000
+	maxRate = 384000
+)
+
+// maxPreDataChunk is the largest RIFF chunk (bytes) allowed before the data
+// chunk. beep's WAV decoder reads such chunks into memory, so a hostile
+// size would cost gigabytes.
+const maxPreDataChunk = 16 << 20
+
+// Decode decodes the WAV or FLAC file at r's current position, sniffing
+// the format from its first bytes. The stream plays at SampleRate: files
+// at other rates are resampled. The returned format is the stream's (rate
+// SampleRate, the file's channels and precision). A FLAC file without a
+// SEEKTABLE is scanned once here, so that later seeks are quick.
+//
+// On success the stream owns r: closing the stream closes r if r is an
+// io.Closer. On error r is left open.
+func Decode(r io.ReadSeeker) (s beep.StreamSeekCloser, format beep.Format, err error) {
+	defer func() {
+		// beep's decoders read untrusted bytes; never let one crash us.
+		if p := recover(); p != nil {
+			s, format, err = nil, beep.Format{}, fmt.Errorf("%w: decoder panicked: %v", ErrMalformed, p)
+		}
+	}()
+	kind, err := sniff(r)
+	if err != nil {
+		return nil, beep.Format{}, err
+	}
+	src := noClose{r} // beep closes a Closer on error; we keep r open
+	var dec beep.StreamSeekCloser
+	switch kind {
+	case FormatWAV:
+		start, err := r.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, beep.Format{}, wrapSeek(err)
+		}
+		if err := checkWAV(r); err != nil {
+			return nil, beep.Format{}, err
+		}
+		if _, err := r.Seek(start, io.SeekStart); err != nil {
+			return nil, beep.Format{}, wrapSeek(err)
+		}
+		dec, format, err = wav.Decode(src)
+		if err != nil {
+			return nil, beep.Format{}, fmt.Errorf("audio: decode wav: %w", err)
+		}
+	case FormatFLAC:
+		start, err := r.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, beep.Format{}, wrapSeek(err)
+		}
+		dec, format, err = flac.Decode(src)
+		if err != nil {
+			return nil, beep.Format{}, fmt.Errorf("audio: decode flac: %w", err)
+		}
+		// Without a SEEKTABLE block, the first seek scans the whole file.
+		// Do it now, while loading, rather than in the engine's Seek, which
+		// holds the lock that the output's reads need.
+		if dec.Seek(0) != nil {
+			// A damaged frame stops the scan and leaves the decoder
+			// anywhere. Start over: the file still plays up to the damage,
+			// though seeking in it will fail.
+			if _, err := r.Seek(start, io.SeekStart); err != nil {
+				return nil, beep.Format{}, wrapSeek(err)
+			}
+			dec, format, err = flac.Decode(src)
+			if err != nil {
+				return nil, beep.Format{}, fmt.Errorf("audio: decode flac: %w", err)
+			}
+		}
+	}
+	if format.SampleRate < minRate || format.SampleRate > maxRate || format.NumChannels <= 0 {
+		dec.Close()
+		return nil, beep.Format{}, fmt.Errorf("%w: %s with rate %d and %d channels", ErrMalformed, kind, format.SampleRate, format.NumChannels)
+	}
+	s = owner{dec, r}
+	if format.SampleRate != SampleRate {
+		s = newResampled(s, format.SampleRate)
+		format.SampleRate = SampleRate
+	}
+	return s, format, nil
+}
+
+// checkWAV rejects WAV files that would make beep's decoder allocate
+// absurd amounts of memory or panic: oversized chunks before the data
+// chunk, or a fmt chunk of a strange size.
+func checkWAV(r io.ReadSeeker) error {
+	info, err := scanWAV(r)
+	if err != nil {
+		return err
+	}
+	if info.formatType != 1 && info.formatType != 0xfffe {
+		return fmt.Errorf("%w: wav format type %#x is not PCM", ErrMalformed, info.formatType)
+	}
+	if info.bits != 8 && info.bits != 16 && info.bits != 24 {
+		return fmt.Errorf("%w: wav with %d bits per sample", ErrMalformed, info.bits)
+	}
+	if c := info.tags.Channels; c < 1 || c > 8 || info.blockAlign != c*info.bits/8 {
+		return fmt.Errorf("%w: wav with %d channels of %d bits in %d-byte frames", ErrMalformed, c, info.bits, info.blockAlign)
+	}
+	if info.preData > maxPreDataChunk {
+		return fmt.Errorf("%w: a wav chunk of %d bytes before the data", ErrMalformed, info.preData)
+	}
+	return nil
+}
+
+// noClose hides the Close method of a reader from beep.
+type noClose struct{ io.ReadSeeker }
+
+// owner is a decoded stream that closes its source when it is closed.
+type owner struct {
+	beep.StreamSeekCloser
+	r io.ReadSeeker
+}
+
+func (o owner) Close() error {
+	err := o.StreamSeekCloser.Close()
+	if c, ok := o.r.(io.Closer); ok {
+		err = errors.Join(err, c.Close())
+	}
+	if err != nil {
+		return fmt.Errorf("audio: close stream: %w", err)
+	}
+	return nil
+}
+
+// resampled plays a stream at SampleRate. Positions and lengths are in
+// SampleRate frames; Seek maps them back to the source's frames.
+type resampled struct {
+	src  beep.StreamSeekCloser
+	from beep.SampleRate
+	r    *beep.Resampler
+	pos  int // frames streamed at SampleRate since the last seek, plus its target
+}
+
+func newResampled(src beep.StreamSeekCloser, from beep.SampleRate) *resampled {
+	return &resampled{src: src, from: from, r: beep.Resample(resampleQuality, from, SampleRate, src)}
+}
+
+func (s *resampled) Stream(samples [][2]float64) (int, bool) {
+	n, ok := s.r.Stream(samples)
+	s.pos += n
+	return n, ok
+}
+
+func (s *resampled) Err() error { return s.src.Err() }
+
+func (s *resampled) Len() int {
+	return int(int64(s.src.Len()) * int64(SampleRate) / int64(s.from))
+}
+
+func (s *resampled) Position() int { return min(s.pos, s.Len()) }
+
+func (s *resampled) Seek(p int) error {
+	q := int(int64(p) * int64(s.from) / int64(SampleRate))
+	if err := s.src.Seek(q); err != nil {
+		return err
+	}
+	s.r = beep.Resample(resampleQuality, s.from, SampleRate, s.src)
+	s.pos = p
+	return nil
+}
+
+func (s *resampled) Close() error { return s.src.Close() }

@@ -1,0 +1,120 @@
+//go:build cgo || !(linux || freebsd || netbsd)
+
+// Package device plays the audio engine's PCM on the computer's sound card
+// through oto (ALSA on Linux, which reaches PulseAudio or PipeWire through
+// their ALSA plugins). It needs cgo on Linux; package audio itself does
+// not, and falls back to audio.Muted when Open fails.
+package device
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ebitengine/oto/v3"
+
+	"tandem/audio"
+)
+
+// readyTimeout bounds how long Open waits for the sound card.
+const readyTimeout = 5 * time.Second
+
+// playerBuffer is how much PCM oto buffers ahead of the sound card: small,
+// so that pause and seek are heard quickly.
+const playerBuffer = 100 * time.Millisecond
+
+// Output is a sound card output.
+type Output struct {
+	log *slog.Logger
+	ctx *oto.Context
+
+	mu     sync.Mutex // guards player and closed
+	player *oto.Player
+	closed bool
+}
+
+// Open opens the default sound device for 16-bit stereo PCM at
+// audio.SampleRate. It fails, with an error wrapping ErrNoDevice, when
+// there is no usable device, and gives up after ctx ends or a few
+// seconds. oto allows one device context per process, so Open succeeds at
+// most once per process; later calls fail.
+func Open(ctx context.Context, log *slog.Logger) (audio.Output, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c, ready, err := oto.NewContext(&oto.NewContextOptions{
+		SampleRate:   int(audio.SampleRate),
+		ChannelCount: audio.Channels,
+		Format:       oto.FormatSignedInt16LE,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("device: open: %w: %w", ErrNoDevice, err)
+	}
+	// NewContext succeeds even without a sound card; the failure shows in
+	// c.Err once the context is ready.
+	t := time.NewTimer(readyTimeout)
+	defer t.Stop()
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("device: open: %w", ctx.Err())
+	case <-t.C:
+		return nil, fmt.Errorf("device: open: %w: not ready after %v", ErrNoDevice, readyTimeout)
+	}
+	if err := c.Err(); err != nil {
+		return nil, fmt.Errorf("device: open: %w: %w", ErrNoDevice, err)
+	}
+	log.Info("audio device open", "rate", int(audio.SampleRate), "channels", audio.Channels)
+	return &Output{log: log, ctx: c}, nil
+}
+
+// Name returns "sound card".
+func (o *Output) Name() string { return "sound card" }
+
+// Start plays pcm on the sound card. oto's goroutine pulls from pcm until
+// Close or until pcm returns io.EOF.
+func (o *Output) Start(pcm io.Reader) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case o.closed:
+		return fmt.Errorf("device: start: %w", audio.ErrClosed)
+	case o.player != nil:
+		return fmt.Errorf("device: start: already started")
+	}
+	p := o.ctx.NewPlayer(pcm)
+	p.SetBufferSize(int(audio.SampleRate.N(playerBuffer)) * audio.BytesPerFrame)
+	p.Play()
+	if err := p.Err(); err != nil {
+		p.Close()
+		return fmt.Errorf("device: start: %w", err)
+	}
+	o.player = p
+	return nil
+}
+
+// Close stops playing and suspends the device. oto gives no way to
+// release the device itself; it stays open, idle, until the process exits.
+func (o *Output) Close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return nil
+	}
+	o.closed = true
+	if o.player == nil {
+		return nil
+	}
+	err := o.player.Close()
+	// Stop feeding the device silence; the context itself cannot close.
+	if serr := o.ctx.Suspend(); serr != nil {
+		o.log.Warn("device: suspend", "err", serr)
+	}
+	if err != nil {
+		return fmt.Errorf("device: close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,363 @@
+package audio
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"tandem/assets"
+)
+
+// testLog returns a logger that writes to the test's log.
+func testLog(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+// near fails the test unless got is within tol of want.
+func near(t *testing.T, what string, got, want, tol time.Duration) {
+	t.Helper()
+	if got < want-tol || got > want+tol {
+		t.Errorf("%s = %v, want %v ± %v", what, got, want, tol)
+	}
+}
+
+// tick is the tolerance of positions under the Muted output, which pulls
+// PCM every mutedTick.
+const tick = 2 * mutedTick
+
+func TestEngineMuted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := New(testLog(t), NewMuted())
+		defer e.Close()
+		if !e.Muted() {
+			t.Error("Muted() = false with the Muted output")
+		}
+		if got := e.Current(); got != "" {
+			t.Errorf("Current() = %q before Load", got)
+		}
+		if err := e.Seek(time.Second); !errors.Is(err, ErrNoTrack) {
+			t.Errorf("Seek without a track: %v, want ErrNoTrack", err)
+		}
+		e.Play() // nothing to play: no effect
+		if e.Playing() {
+			t.Error("Playing() after Play without a track")
+		}
+
+		flac := demo(t, "morning-tram.flac")
+		if err := e.Load(flac.ID(), bytes.NewReader(flac.Data)); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := e.Current(), flac.ID(); got != want {
+			t.Errorf("Current() = %q, want %q", got, want)
+		}
+		near(t, "Duration()", e.Duration(), 22*time.Second, time.Millisecond)
+
+		// Loaded tracks start paused at 0.
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if e.Playing() || e.Position() != 0 {
+			t.Errorf("after Load: Playing %v, Position %v; want paused at 0", e.Playing(), e.Position())
+		}
+
+		e.Play()
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		near(t, "Position() after playing 2s", e.Position(), 2*time.Second, tick)
+
+		e.Pause()
+		held := e.Position()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := e.Position(); got != held {
+			t.Errorf("Position() moved while paused: %v, then %v", held, got)
+		}
+
+		if err := e.Seek(10 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		near(t, "Position() after Seek(10s)", e.Position(), 10*time.Second, time.Millisecond)
+		if e.Playing() {
+			t.Error("Seek started playback")
+		}
+		e.Play()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		near(t, "Position() after playing 1s more", e.Position(), 11*time.Second, tick)
+
+		// Switching tracks: a WAV at 22050 Hz, resampled.
+		wav := demo(t, "copper-kettle-waltz.wav")
+		if err := e.Load(wav.ID(), bytes.NewReader(wav.Data)); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := e.Current(), wav.ID(); got != want {
+			t.Errorf("Current() after switching = %q, want %q", got, want)
+		}
+		if e.Playing() || e.Position() != 0 {
+			t.Errorf("after switching: Playing %v, Position %v; want paused at 0", e.Playing(), e.Position())
+		}
+		tags, err := ReadTags(bytes.NewReader(wav.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		near(t, "Duration() of the WAV", e.Duration(), tags.Duration, time.Millisecond)
+		e.Play()
+		time.Sleep(500 * time.Millisecond)
+		synctest.Wait()
+		near(t, "Position() in the WAV", e.Position(), 500*time.Millisecond, tick)
+	})
+}
+
+func TestEngineOnEnd(t *testing.T) {
+	for _, name := range []string{"paper-lanterns.flac", "attic-radio.wav"} {
+		t.Run(name, func(t *testing.T) { synctest.Test(t, func(t *testing.T) { testOnEnd(t, name) }) })
+	}
+}
+
+// testOnEnd plays the named demo track to its end.
+func testOnEnd(t *testing.T, name string) {
+	e := New(testLog(t), nil)
+	defer e.Close()
+	ended := make(chan string, 1)
+	e.OnEnd(func(id string) { ended <- id })
+	tr := demo(t, name)
+	if err := e.Load(tr.ID(), bytes.NewReader(tr.Data)); err != nil {
+		t.Fatal(err)
+	}
+	d := e.Duration()
+	if err := e.Seek(d - 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	e.Play()
+	time.Sleep(time.Second)
+	synctest.Wait()
+	select {
+	case id := <-ended:
+		if id != tr.ID() {
+			t.Errorf("OnEnd(%q), want %q", id, tr.ID())
+		}
+	default:
+		t.Fatal("OnEnd was not called")
+	}
+	if e.Playing() {
+		t.Error("Playing() after the end")
+	}
+	if got := e.Position(); got != d {
+		t.Errorf("Position() after the end = %v, want %v", got, d)
+	}
+	e.Play() // at the end: no effect
+	if e.Playing() {
+		t.Error("Play at the end started playback")
+	}
+	// Seeking back makes it playable again.
+	if err := e.Seek(d - 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	e.Play()
+	time.Sleep(time.Second)
+	synctest.Wait()
+	if got := <-ended; got != tr.ID() {
+		t.Errorf("second OnEnd(%q)", got)
+	}
+}
+
+func TestEngineSeekClamps(t *testing.T) {
+	e := New(testLog(t), nil)
+	defer e.Close()
+	tr := demo(t, "low-tide-lullaby.wav")
+	if err := e.Load(tr.ID(), bytes.NewReader(tr.Data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Seek(-time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Position(); got != 0 {
+		t.Errorf("Position() after Seek(-1s) = %v", got)
+	}
+	if err := e.Seek(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	near(t, "Position() after Seek(1h)", e.Position(), e.Duration(), time.Millisecond)
+}
+
+func TestEngineLoadErrors(t *testing.T) {
+	e := New(testLog(t), nil)
+	defer e.Close()
+	tr := demo(t, "neon-bicycle.flac")
+	if err := e.Load(tr.ID(), bytes.NewReader(tr.Data)); err != nil {
+		t.Fatal(err)
+	}
+	err := e.Load("junk", bytes.NewReader([]byte("not audio at all")))
+	if !errors.Is(err, ErrUnknownFormat) {
+		t.Errorf("Load(junk) = %v, want ErrUnknownFormat", err)
+	}
+	if got, want := e.Current(), tr.ID(); got != want {
+		t.Errorf("Current() after a failed Load = %q, want %q", got, want)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Load(tr.ID(), bytes.NewReader(tr.Data)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Load after Close = %v, want ErrClosed", err)
+	}
+	if err := e.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// closeCounter is a track source that counts its Close calls.
+type closeCounter struct {
+	*bytes.Reader
+	closed int
+}
+
+func (c *closeCounter) Close() error { c.closed++; return nil }
+
+func TestEngineClosesSources(t *testing.T) {
+	e := New(testLog(t), nil)
+	tr := demo(t, "attic-radio.wav")
+	a := &closeCounter{Reader: bytes.NewReader(tr.Data)}
+	b := &closeCounter{Reader: bytes.NewReader(tr.Data)}
+	if err := e.Load("a", a); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Load("b", b); err != nil {
+		t.Fatal(err)
+	}
+	if a.closed != 1 || b.closed != 0 {
+		t.Errorf("after replacing a with b: a closed %d times, b %d; want 1, 0", a.closed, b.closed)
+	}
+	bad := &closeCounter{Reader: bytes.NewReader([]byte("nope"))}
+	if err := e.Load("bad", bad); err == nil || bad.closed != 0 {
+		t.Errorf("failed Load: err %v, source closed %d times; want an error and 0", err, bad.closed)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b.closed != 1 {
+		t.Errorf("after Close: b closed %d times, want 1", b.closed)
+	}
+}
+
+// pullOutput is an Output that the test drives by hand: it keeps the PCM
+// reader so the test can read exact byte counts.
+type pullOutput struct {
+	pcm      io.Reader
+	startErr error
+}
+
+func (o *pullOutput) Start(pcm io.Reader) error { o.pcm = pcm; return o.startErr }
+func (o *pullOutput) Close() error              { return nil }
+func (o *pullOutput) Name() string              { return "pull" }
+
+func TestEnginePCM(t *testing.T) {
+	out := &pullOutput{}
+	e := New(testLog(t), out)
+	defer e.Close()
+	if e.Muted() {
+		t.Error("Muted() with a non-muted output")
+	}
+	silent := func(b []byte) bool { return bytes.Count(b, []byte{0}) == len(b) }
+
+	buf := make([]byte, 4410*BytesPerFrame)
+	if n, err := out.pcm.Read(buf); err != nil || n != len(buf) || !silent(buf) {
+		t.Fatalf("empty engine: Read = %d, %v, silent %v; want %d bytes of silence", n, err, silent(buf), len(buf))
+	}
+	tr := demo(t, "morning-tram.flac")
+	if err := e.Load(tr.ID(), bytes.NewReader(tr.Data)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.pcm.Read(buf); err != nil || !silent(buf) {
+		t.Fatalf("paused: Read error %v, silent %v", err, silent(buf))
+	}
+	e.Play()
+	if _, err := io.ReadFull(out.pcm, buf); err != nil || silent(buf) {
+		t.Fatalf("playing: Read error %v, silent %v", err, silent(buf))
+	}
+	want := make([]byte, 1000*BytesPerFrame)
+	if _, err := io.ReadFull(out.pcm, want); err != nil {
+		t.Fatal(err)
+	}
+	near(t, "Position()", e.Position(), SampleRate.D(5410), 0)
+
+	// Odd-sized reads deliver the same bytes as frame-sized ones.
+	if err := e.Seek(SampleRate.D(4410)); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	for _, n := range []int{1, 3, 2, 5, 7, 11, 13, 4} {
+		p := make([]byte, n)
+		if _, err := io.ReadFull(out.pcm, p); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p...)
+	}
+	if !bytes.Equal(got, want[:len(got)]) {
+		t.Errorf("odd-sized reads gave % x, want % x", got, want[:len(got)])
+	}
+
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := out.pcm.Read(buf); n != 0 || err != io.EOF {
+		t.Errorf("Read after Close = %d, %v; want 0, EOF", n, err)
+	}
+}
+
+func TestEngineFallsBackToMuted(t *testing.T) {
+	e := New(testLog(t), &pullOutput{startErr: errors.New("no sound card")})
+	defer e.Close()
+	if !e.Muted() {
+		t.Error("Muted() = false after the output failed to start")
+	}
+}
+
+// TestEngineConcurrent exercises every method from several goroutines
+// while the Muted output pulls PCM; run it with -race.
+func TestEngineConcurrent(t *testing.T) {
+	e := New(testLog(t), NewMuted())
+	defer e.Close()
+	e.OnEnd(func(string) {})
+	tracks := []assets.DemoTrack{demo(t, "morning-tram.flac"), demo(t, "low-tide-lullaby.wav")}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 12; i++ {
+				switch (g + i) % 6 {
+				case 0:
+					tr := tracks[i%2]
+					if err := e.Load(tr.ID(), bytes.NewReader(tr.Data)); err != nil {
+						t.Error(err)
+					}
+				case 1:
+					e.Play()
+				case 2:
+					e.Pause()
+				case 3:
+					if err := e.Seek(time.Duration(i) * time.Second / 2); err != nil && !errors.Is(err, ErrNoTrack) {
+						t.Error(err)
+					}
+				case 4:
+					_, _, _, _ = e.Position(), e.Duration(), e.Current(), e.Playing()
+				case 5:
+					time.Sleep(time.Millisecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,125 @@
+// Command player is Tandem's desktop app: a Fyne window over the player
+// core. With no --hub it runs a hub inside itself, loaded with the demo
+// library, and shows the command friends run to join it.
+//
+//	player [--room lounge] [--listen :7878] [--data DIR]
+//	player --hub URL --token TOKEN --name NAME [--room lounge]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/app"
+
+	"tandem/assets"
+	"tandem/audio"
+	"tandem/audio/device"
+	"tandem/player"
+	"tandem/ui"
+)
+
+func main() {
+	if err := run(); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "player:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "tandem", "player")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "tandem", "player")
+	}
+	return "tandem-player-data"
+}
+
+func defaultName() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "host"
+}
+
+func run() error {
+	fs := flag.NewFlagSet("player", flag.ContinueOnError)
+	hubURL := fs.String("hub", "", "hub to join, e.g. http://192.168.1.20:7878; empty runs a hub inside the player")
+	token := fs.String("token", "", "your token on that hub")
+	name := fs.String("name", defaultName(), "your name")
+	roomName := fs.String("room", "lounge", "room to join")
+	listen := fs.String("listen", ":7878", "address of the built-in hub (without --hub)")
+	data := fs.String("data", defaultDataDir(), "data directory of the built-in hub")
+	verbose := fs.Bool("v", false, "log debug messages")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	hosting := ""
+	if *hubURL == "" {
+		h, err := startHost(*data, *listen, *name, log)
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		*hubURL, *token = h.URL, h.HostToken
+		hosting = fmt.Sprintf("Hosting room %q · friends join with: player --hub %s --token %s --name NAME --room %s",
+			*roomName, h.JoinURL, h.GuestToken, *roomName)
+	} else if *token == "" {
+		return errors.New("--token is required with --hub")
+	}
+
+	out, err := device.Open(ctx, log)
+	if err != nil {
+		log.Warn("no audio output device; playing muted", "err", err)
+		out = audio.NewMuted()
+	}
+	engine := audio.New(log, out)
+	defer engine.Close()
+
+	core := player.New(player.Config{HubURL: *hubURL, Token: *token, Name: *name, Room: *roomName,
+		Audio: engine, Library: audio.DemoLibrary(), Logger: log, Hosting: hosting})
+	defer core.Close()
+
+	a := app.NewWithID("dev.tandem.player")
+	a.SetIcon(fyne.NewStaticResource("tandem.svg", assets.AppIcon))
+	w := a.NewWindow("Tandem")
+	win := ui.NewWindow(w, core, log)
+	defer win.Close()
+
+	// Connect in the background: the window shows the state as it comes.
+	go func() {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := core.Start(sctx); err != nil {
+			log.Error("connect to hub", "hub", *hubURL, "err", err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		fyne.Do(a.Quit)
+	}()
+	w.ShowAndRun()
+	stop() // ends the signal goroutine if the window was closed
+	return nil
+}

@@ -1,0 +1,253 @@
+// Package e2e runs the real player binary under Xvfb, with its sound going
+// to a PulseAudio null sink whose monitor the test records. `make test`
+// installs the tools (Xvfb, xdotool, ImageMagick, PulseAudio) and builds
+// bin/player, which it passes in TANDEM_PLAYER_BIN; screenshots are saved
+// in TANDEM_ARTIFACTS (default: a temporary directory, logged).
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func need(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed; `make test` installs it (%v)", tool, err)
+		}
+	}
+}
+
+// playerBin returns the player binary, building it when make did not.
+func playerBin(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("TANDEM_PLAYER_BIN"); p != "" {
+		return p
+	}
+	bin := filepath.Join(t.TempDir(), "player")
+	cmd := exec.Command("go", "build", "-tags", "migrated_fynedo", "-o", bin, "tandem/cmd/player")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("build player: %v", err)
+	}
+	return bin
+}
+
+func artifacts(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("TANDEM_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// startBackground starts a long-running helper process, killed at cleanup.
+func startBackground(t *testing.T, env []string, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, out.String())
+		}
+	})
+	return cmd
+}
+
+func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startX starts Xvfb on a free display and returns DISPLAY.
+func startX(t *testing.T) string {
+	t.Helper()
+	for n := 90; n < 140; n++ {
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
+			continue
+		}
+		display := ":" + strconv.Itoa(n)
+		startBackground(t, nil, "Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp")
+		waitUntil(t, "Xvfb", 10*time.Second, func() bool {
+			return exec.Command("xdpyinfo", "-display", display).Run() == nil
+		})
+		return display
+	}
+	t.Fatal("no free X display")
+	return ""
+}
+
+// startPulse starts PulseAudio with a null sink in its own runtime dir and
+// returns that dir for XDG_RUNTIME_DIR.
+func startPulse(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tandem-pulse-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	env := []string{"XDG_RUNTIME_DIR=" + dir, "HOME=" + dir}
+	startBackground(t, env, "pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1",
+		"-L", "module-native-protocol-unix", "-L", "module-null-sink sink_name=nullsink", "-L", "module-always-sink")
+	waitUntil(t, "PulseAudio", 15*time.Second, func() bool {
+		cmd := exec.Command("pactl", "info")
+		cmd.Env = append(os.Environ(), env...)
+		return cmd.Run() == nil
+	})
+	return dir
+}
+
+// record captures d of the null sink's monitor and returns its RMS level
+// (0 to 1).
+func record(t *testing.T, pulseDir string, d time.Duration) float64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "parec", "-d", "nullsink.monitor", "--format=s16le", "--rate=44100", "--channels=2", "--raw")
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+pulseDir, "HOME="+pulseDir)
+	out, _ := cmd.Output() // killed at the deadline, by design
+	if len(out) < 44100 {
+		t.Fatalf("recorded only %d bytes in %v", len(out), d)
+	}
+	var sum float64
+	n := len(out) / 2
+	for i := 0; i < n; i++ {
+		v := float64(int16(binary.LittleEndian.Uint16(out[2*i:]))) / 32768
+		sum += v * v
+	}
+	return math.Sqrt(sum / float64(n))
+}
+
+func xdotool(t *testing.T, display string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("xdotool", args...)
+	cmd.Env = append(os.Environ(), "DISPLAY="+display)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("xdotool %v: %v", args, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func screenshot(t *testing.T, display, path string) {
+	t.Helper()
+	convert := "/usr/bin/import" // ImageMagick's, not another "import" on PATH
+	cmd := exec.Command(convert, "-display", display, "-window", "root", path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("screenshot: %v: %s", err, out)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+func TestPlayerWindowAndSound(t *testing.T) {
+	need(t, "Xvfb", "xdpyinfo", "xdotool", "/usr/bin/import", "pulseaudio", "pactl", "parec")
+	bin := playerBin(t)
+	art := artifacts(t)
+	display := startX(t)
+	pulseDir := startPulse(t)
+	home := t.TempDir()
+	var logs bytes.Buffer
+	player := exec.Command(bin, "--listen", "127.0.0.1:0", "--name", "e2e", "-v")
+	player.Env = append(os.Environ(), "DISPLAY="+display, "XDG_RUNTIME_DIR="+pulseDir, "HOME="+home,
+		"XDG_DATA_HOME="+filepath.Join(home, "data"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"), "LANG=en_US.UTF-8")
+	player.Stdout, player.Stderr = &logs, &logs
+	if err := player.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- player.Wait() }()
+	t.Cleanup(func() {
+		_ = player.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = player.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("player log:\n%s", logs.String())
+		}
+	})
+
+	var wid string
+	waitUntil(t, "the Tandem window", 60*time.Second, func() bool {
+		cmd := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^Tandem$")
+		cmd.Env = append(os.Environ(), "DISPLAY="+display)
+		out, err := cmd.Output()
+		wid = strings.TrimSpace(strings.Split(string(out), "\n")[0])
+		return err == nil && wid != ""
+	})
+	time.Sleep(10 * time.Second)
+	select {
+	case err := <-exited:
+		t.Fatalf("player exited within 10 s of showing its window: %v", err)
+	default:
+	}
+	screenshot(t, display, filepath.Join(art, "player-started.png"))
+	if strings.Contains(logs.String(), "no audio output device") {
+		t.Fatalf("player is muted although PulseAudio runs")
+	}
+	if lvl := record(t, pulseDir, time.Second); lvl > 0.001 {
+		t.Fatalf("sound before any track was chosen: RMS %.4f", lvl)
+	}
+
+	// Double-click the third row of the track table.
+	geo := map[string]int{}
+	for _, l := range strings.Split(xdotool(t, display, "getwindowgeometry", "--shell", wid), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			geo[k], _ = strconv.Atoi(v)
+		}
+	}
+	x := geo["X"] + geo["WIDTH"]*35/100
+	y := geo["Y"] + rowY(geo["HEIGHT"], 2)
+	xdotool(t, display, "mousemove", strconv.Itoa(x), strconv.Itoa(y))
+	xdotool(t, display, "click", "--repeat", "2", "--delay", "80", "1")
+	time.Sleep(1500 * time.Millisecond)
+	lvl := record(t, pulseDir, 2*time.Second)
+	screenshot(t, display, filepath.Join(art, "player-playing.png"))
+	if lvl < 0.01 {
+		t.Fatalf("no sound after double-clicking a track: RMS %.4f", lvl)
+	}
+	t.Logf("RMS after double-click: %.3f", lvl)
+}
+
+// rowY is the vertical offset, in the window, of the middle of a track
+// table row (from 0), for the window's layout.
+func rowY(_, row int) int { return 57 + row*39 }
