@@ -16,10 +16,30 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// lockedBuffer is a bytes.Buffer that a process may write while the test
+// reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 func need(t *testing.T, tools ...string) {
 	t.Helper()
@@ -183,7 +203,7 @@ func TestPlayerWindowAndSound(t *testing.T) {
 	display := startX(t)
 	pulseDir := startPulse(t)
 	home := t.TempDir()
-	var logs bytes.Buffer
+	var logs lockedBuffer
 	player := exec.Command(bin, "--listen", "127.0.0.1:0", "--name", "e2e", "-v")
 	player.Env = append(os.Environ(), "DISPLAY="+display, "XDG_RUNTIME_DIR="+pulseDir, "HOME="+home,
 		"XDG_DATA_HOME="+filepath.Join(home, "data"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"), "LANG=en_US.UTF-8")
