@@ -65,7 +65,7 @@ vet:
 test: deps-test build vet
 	CGO_ENABLED=0 $(GO) test -tags $(TAGS) ./ui ./player
 	TANDEM_PLAYER_BIN=$(CURDIR)/bin/player TANDEM_HUB_BIN=$(CURDIR)/bin/hub TANDEM_ARTIFACTS=$(CURDIR)/artifacts \
-	  $(GO) test -race -tags $(TAGS) -timeout 20m ./...
+	  $(GO) test -race -count=1 -tags $(TAGS) -timeout 20m ./...
 	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzDecode -fuzztime 10s ./sync/socketio
 
 # bench runs the benchmarks; BENCHMARKS.md records their figures.

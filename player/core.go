@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -250,30 +251,28 @@ func (c *Core) Now() NowPlaying {
 	return np
 }
 
-// Status is the status line: hosting, connection, audio and the last error.
+// Status is the status line: problems first (the hub connection, muted
+// audio, the last error), then how friends join a hosted room.
 func (c *Core) Status() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := c.cfg.Hosting
-	add := func(part string) {
-		if s != "" {
-			s += " · "
-		}
-		s += part
-	}
+	var parts []string
 	if c.connErr != "" {
-		add("hub: " + c.connErr)
+		parts = append(parts, "hub: "+c.connErr)
 	}
 	if c.audio.Muted() {
-		add("muted: no audio output device")
+		parts = append(parts, "muted: no audio output device")
 	}
 	if c.lastErr != "" {
-		add("error: " + c.lastErr)
+		parts = append(parts, "error: "+c.lastErr)
 	}
-	if s == "" {
-		s = "connected to " + c.cfg.HubURL
+	if c.cfg.Hosting != "" {
+		parts = append(parts, c.cfg.Hosting)
 	}
-	return s
+	if len(parts) == 0 {
+		return "connected to " + c.cfg.HubURL
+	}
+	return strings.Join(parts, " · ")
 }
 
 // inQueue reports whether an entry is in the room's queue.

@@ -25,6 +25,7 @@ import (
 	"tandem/assets"
 	"tandem/audio"
 	"tandem/audio/device"
+	"tandem/cmd/player/internal/host"
 	"tandem/player"
 	"tandem/ui"
 )
@@ -77,7 +78,7 @@ func run() error {
 
 	hosting := ""
 	if *hubURL == "" {
-		h, err := startHost(*data, *listen, *name, log)
+		h, err := host.Start(*data, *listen, *name, log)
 		if err != nil {
 			return err
 		}

@@ -196,69 +196,91 @@ func screenshot(t *testing.T, display, path string) {
 	t.Logf("screenshot: %s", path)
 }
 
-func TestPlayerWindowAndSound(t *testing.T) {
-	need(t, "Xvfb", "xdpyinfo", "xdotool", "/usr/bin/import", "pulseaudio", "pactl", "parec")
-	bin := playerBin(t)
-	art := artifacts(t)
-	display := startX(t)
-	pulseDir := startPulse(t)
+// runningPlayer is the player binary under test.
+type runningPlayer struct {
+	logs    *lockedBuffer
+	wid     string // X window id
+	exited  chan error
+	display string
+}
+
+// startPlayer runs the player with a fresh home on display, with its sound
+// going to the PulseAudio of runtimeDir, and waits for its window.
+func startPlayer(t *testing.T, display, runtimeDir string) *runningPlayer {
+	t.Helper()
 	home := t.TempDir()
-	var logs lockedBuffer
-	player := exec.Command(bin, "--listen", "127.0.0.1:0", "--name", "e2e", "-v")
-	player.Env = append(os.Environ(), "DISPLAY="+display, "XDG_RUNTIME_DIR="+pulseDir, "HOME="+home,
+	p := &runningPlayer{logs: &lockedBuffer{}, exited: make(chan error, 1), display: display}
+	cmd := exec.Command(playerBin(t), "--listen", "127.0.0.1:0", "--name", "e2e", "-v")
+	cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_RUNTIME_DIR="+runtimeDir, "HOME="+home,
 		"XDG_DATA_HOME="+filepath.Join(home, "data"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"), "LANG=en_US.UTF-8")
-	player.Stdout, player.Stderr = &logs, &logs
-	if err := player.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- player.Wait() }()
+	go func() { p.exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = player.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case <-p.exited:
 		case <-time.After(10 * time.Second):
-			_ = player.Process.Kill()
-			<-exited
+			_ = cmd.Process.Kill()
+			<-p.exited
 		}
 		if t.Failed() {
-			t.Logf("player log:\n%s", logs.String())
+			t.Logf("player log:\n%s", p.logs.String())
 		}
 	})
-
-	var wid string
 	waitUntil(t, "the Tandem window", 60*time.Second, func() bool {
-		cmd := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^Tandem$")
-		cmd.Env = append(os.Environ(), "DISPLAY="+display)
-		out, err := cmd.Output()
-		wid = strings.TrimSpace(strings.Split(string(out), "\n")[0])
-		return err == nil && wid != ""
+		c := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^Tandem$")
+		c.Env = append(os.Environ(), "DISPLAY="+display)
+		out, err := c.Output()
+		p.wid = strings.TrimSpace(strings.Split(string(out), "\n")[0])
+		return err == nil && p.wid != ""
 	})
-	time.Sleep(10 * time.Second)
-	select {
-	case err := <-exited:
-		t.Fatalf("player exited within 10 s of showing its window: %v", err)
-	default:
-	}
-	screenshot(t, display, filepath.Join(art, "player-started.png"))
-	if strings.Contains(logs.String(), "no audio output device") {
-		t.Fatalf("player is muted although PulseAudio runs")
-	}
-	if lvl := record(t, pulseDir, time.Second); lvl > 0.001 {
-		t.Fatalf("sound before any track was chosen: RMS %.4f", lvl)
-	}
+	return p
+}
 
-	// Double-click the third row of the track table.
+// aliveFor fails the test if the player exits within d.
+func (p *runningPlayer) aliveFor(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case err := <-p.exited:
+		p.exited <- err
+		t.Fatalf("player exited within %v of showing its window: %v", d, err)
+	case <-time.After(d):
+	}
+}
+
+// doubleClickRow double-clicks a row (from 0) of the track table.
+func (p *runningPlayer) doubleClickRow(t *testing.T, row int) {
+	t.Helper()
 	geo := map[string]int{}
-	for _, l := range strings.Split(xdotool(t, display, "getwindowgeometry", "--shell", wid), "\n") {
+	for _, l := range strings.Split(xdotool(t, p.display, "getwindowgeometry", "--shell", p.wid), "\n") {
 		if k, v, ok := strings.Cut(l, "="); ok {
 			geo[k], _ = strconv.Atoi(v)
 		}
 	}
 	x := geo["X"] + geo["WIDTH"]*35/100
-	y := geo["Y"] + rowY(geo["HEIGHT"], 2)
-	xdotool(t, display, "mousemove", strconv.Itoa(x), strconv.Itoa(y))
-	xdotool(t, display, "click", "--repeat", "2", "--delay", "80", "1")
+	y := geo["Y"] + rowY(geo["HEIGHT"], row)
+	xdotool(t, p.display, "mousemove", strconv.Itoa(x), strconv.Itoa(y))
+	xdotool(t, p.display, "click", "--repeat", "2", "--delay", "80", "1")
+}
+
+func TestPlayerWindowAndSound(t *testing.T) {
+	need(t, "Xvfb", "xdpyinfo", "xdotool", "/usr/bin/import", "pulseaudio", "pactl", "parec")
+	art := artifacts(t)
+	display := startX(t)
+	pulseDir := startPulse(t)
+	p := startPlayer(t, display, pulseDir)
+	p.aliveFor(t, 10*time.Second)
+	screenshot(t, display, filepath.Join(art, "player-started.png"))
+	if strings.Contains(p.logs.String(), "playing muted") {
+		t.Fatalf("player is muted although PulseAudio runs")
+	}
+	if lvl := record(t, pulseDir, time.Second); lvl > 0.001 {
+		t.Fatalf("sound before any track was chosen: RMS %.4f", lvl)
+	}
+	p.doubleClickRow(t, 2)
 	time.Sleep(1500 * time.Millisecond)
 	lvl := record(t, pulseDir, 2*time.Second)
 	screenshot(t, display, filepath.Join(art, "player-playing.png"))
@@ -266,6 +288,25 @@ func TestPlayerWindowAndSound(t *testing.T) {
 		t.Fatalf("no sound after double-clicking a track: RMS %.4f", lvl)
 	}
 	t.Logf("RMS after double-click: %.3f", lvl)
+}
+
+// TestPlayerWithoutSoundCard runs the player where no audio output can be
+// opened: it must keep running, muted, say so, and still follow the room.
+func TestPlayerWithoutSoundCard(t *testing.T) {
+	need(t, "Xvfb", "xdpyinfo", "xdotool", "/usr/bin/import")
+	art := artifacts(t)
+	display := startX(t)
+	p := startPlayer(t, display, t.TempDir()) // no PulseAudio there
+	p.aliveFor(t, 3*time.Second)
+	if !strings.Contains(p.logs.String(), "playing muted") {
+		t.Fatal("the log does not say the player is muted")
+	}
+	p.doubleClickRow(t, 0)
+	waitUntil(t, "the muted player to load the track", 10*time.Second, func() bool {
+		return strings.Contains(p.logs.String(), "audio: loaded")
+	})
+	p.aliveFor(t, 2*time.Second)
+	screenshot(t, display, filepath.Join(art, "player-muted.png"))
 }
 
 // rowY is the vertical offset, in the window, of the middle of a track

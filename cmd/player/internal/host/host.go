@@ -1,4 +1,7 @@
-package main
+// Package host runs the hub a player keeps inside itself when it is given
+// no --hub: a store in the player's data directory, the demo library, the
+// host's and the guests' tokens, and an HTTP server for friends to join.
+package host
 
 import (
 	"context"
@@ -18,8 +21,8 @@ import (
 	"tandem/sync/hub"
 )
 
-// host is the hub a player runs inside itself when it has no --hub.
-type host struct {
+// Host is the hub a player runs inside itself.
+type Host struct {
 	URL        string // where this player connects (loopback)
 	JoinURL    string // what friends use (a LAN address when there is one)
 	HostToken  string
@@ -42,14 +45,17 @@ type hostTokens struct {
 	Guest string `json:"guest"`
 }
 
-// startHost opens the store in dir, loads the demo library, and serves a hub
+// Start opens the store in dir, loads the demo library, and serves a hub
 // on listen (falling back to any free port when that one is taken).
-func startHost(dir, listen, hostName string, log *slog.Logger) (*host, error) {
+func Start(dir, listen, hostName string, log *slog.Logger) (*Host, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	db, err := store.Open(filepath.Join(dir, "hub"), store.Options{Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("built-in hub: %w", err)
 	}
-	h := &host{db: db, done: make(chan error, 1)}
+	h := &Host{db: db, done: make(chan error, 1)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -66,8 +72,8 @@ func startHost(dir, listen, hostName string, log *slog.Logger) (*host, error) {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		log.Warn("built-in hub: address taken; using any free port", "addr", listen, "err", err)
-		host, _, _ := net.SplitHostPort(listen)
-		if ln, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
+		ip, _, _ := net.SplitHostPort(listen)
+		if ln, err = net.Listen("tcp", net.JoinHostPort(ip, "0")); err != nil {
 			return nil, fmt.Errorf("built-in hub: listen: %w", err)
 		}
 	}
@@ -83,7 +89,7 @@ func startHost(dir, listen, hostName string, log *slog.Logger) (*host, error) {
 }
 
 // Close stops the hub and closes the store.
-func (h *host) Close() error {
+func (h *Host) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_ = h.srv.Shutdown(ctx)
