@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -117,14 +118,14 @@ func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
 }
 
 // startX starts Xvfb on a free display and returns DISPLAY.
-func startX(t *testing.T) string {
+func startX(t *testing.T, width int) string {
 	t.Helper()
 	for n := 90; n < 140; n++ {
 		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
 			continue
 		}
 		display := ":" + strconv.Itoa(n)
-		startBackground(t, nil, "Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp")
+		startBackground(t, nil, "Xvfb", display, "-screen", "0", strconv.Itoa(width)+"x800x24", "-nolisten", "tcp")
 		waitUntil(t, "Xvfb", 10*time.Second, func() bool {
 			return exec.Command("xdpyinfo", "-display", display).Run() == nil
 		})
@@ -198,6 +199,7 @@ func screenshot(t *testing.T, display, path string) {
 
 // runningPlayer is the player binary under test.
 type runningPlayer struct {
+	home    string
 	logs    *lockedBuffer
 	wid     string // X window id
 	exited  chan error
@@ -205,12 +207,16 @@ type runningPlayer struct {
 }
 
 // startPlayer runs the player with a fresh home on display, with its sound
-// going to the PulseAudio of runtimeDir, and waits for its window.
-func startPlayer(t *testing.T, display, runtimeDir string) *runningPlayer {
+// going to the PulseAudio of runtimeDir, and waits for its window. With no
+// args it hosts a room on a loopback port.
+func startPlayer(t *testing.T, display, runtimeDir string, args ...string) *runningPlayer {
 	t.Helper()
 	home := t.TempDir()
-	p := &runningPlayer{logs: &lockedBuffer{}, exited: make(chan error, 1), display: display}
-	cmd := exec.Command(playerBin(t), "--listen", "127.0.0.1:0", "--name", "e2e", "-v")
+	p := &runningPlayer{home: home, logs: &lockedBuffer{}, exited: make(chan error, 1), display: display}
+	if len(args) == 0 {
+		args = []string{"--listen", "127.0.0.1:0", "--name", "e2e"}
+	}
+	cmd := exec.Command(playerBin(t), append(args, "-v")...)
 	cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_RUNTIME_DIR="+runtimeDir, "HOME="+home,
 		"XDG_DATA_HOME="+filepath.Join(home, "data"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"), "LANG=en_US.UTF-8")
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
@@ -231,7 +237,7 @@ func startPlayer(t *testing.T, display, runtimeDir string) *runningPlayer {
 		}
 	})
 	waitUntil(t, "the Tandem window", 60*time.Second, func() bool {
-		c := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^Tandem$")
+		c := exec.Command("xdotool", "search", "--all", "--onlyvisible", "--pid", strconv.Itoa(cmd.Process.Pid), "--name", "^Tandem$")
 		c.Env = append(os.Environ(), "DISPLAY="+display)
 		out, err := c.Output()
 		p.wid = strings.TrimSpace(strings.Split(string(out), "\n")[0])
@@ -269,7 +275,7 @@ func (p *runningPlayer) doubleClickRow(t *testing.T, row int) {
 func TestPlayerWindowAndSound(t *testing.T) {
 	need(t, "Xvfb", "xdpyinfo", "xdotool", "/usr/bin/import", "pulseaudio", "pactl", "parec")
 	art := artifacts(t)
-	display := startX(t)
+	display := startX(t, 1280)
 	pulseDir := startPulse(t)
 	p := startPlayer(t, display, pulseDir)
 	p.aliveFor(t, 10*time.Second)
@@ -295,7 +301,7 @@ func TestPlayerWindowAndSound(t *testing.T) {
 func TestPlayerWithoutSoundCard(t *testing.T) {
 	need(t, "Xvfb", "xdpyinfo", "xdotool", "/usr/bin/import")
 	art := artifacts(t)
-	display := startX(t)
+	display := startX(t, 1280)
 	p := startPlayer(t, display, t.TempDir()) // no PulseAudio there
 	p.aliveFor(t, 3*time.Second)
 	if !strings.Contains(p.logs.String(), "playing muted") {
@@ -312,3 +318,57 @@ func TestPlayerWithoutSoundCard(t *testing.T) {
 // rowY is the vertical offset, in the window, of the middle of a track
 // table row (from 0), for the window's layout.
 func rowY(_, row int) int { return 57 + row*39 }
+
+// TestFriendFollowsHost runs two players: a host, and a friend who joins it
+// with the join line's guest token. The host's double-click must switch the
+// friend's audio to the same track.
+func TestFriendFollowsHost(t *testing.T) {
+	need(t, "Xvfb", "xdpyinfo", "xdotool", "/usr/bin/import")
+	art := artifacts(t)
+	display := startX(t, 2240)
+	host := startPlayer(t, display, t.TempDir())
+	var hubURL string
+	waitUntil(t, "the host's hub address", 10*time.Second, func() bool {
+		for _, f := range strings.Fields(host.logs.String()) {
+			if u, ok := strings.CutPrefix(f, "join="); ok {
+				hubURL = u
+				return true
+			}
+		}
+		return false
+	})
+	b, err := os.ReadFile(filepath.Join(host.home, "data", "tandem", "player", "tokens.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var toks struct{ Guest string }
+	if err := json.Unmarshal(b, &toks); err != nil || toks.Guest == "" {
+		t.Fatalf("tokens.json: %s (%v)", b, err)
+	}
+	friend := startPlayer(t, display, t.TempDir(), "--hub", hubURL, "--token", toks.Guest, "--name", "friend")
+	if friend.wid == host.wid {
+		t.Fatalf("host and friend share window %s", host.wid)
+	}
+	xdotool(t, display, "windowmove", friend.wid, "1130", "0")
+	waitUntil(t, "the host to see the friend", 10*time.Second, func() bool {
+		return strings.Contains(host.logs.String(), `user="friend (guest)"`)
+	})
+
+	host.doubleClickRow(t, 4)
+	var track string
+	waitUntil(t, "the host to load a track", 10*time.Second, func() bool {
+		_, after, ok := strings.Cut(host.logs.String(), "msg=\"audio: loaded\" track=")
+		track, _, _ = strings.Cut(after, " ")
+		return ok
+	})
+	waitUntil(t, "the friend to load the same track", 10*time.Second, func() bool {
+		return strings.Contains(friend.logs.String(), "msg=\"audio: loaded\" track="+track)
+	})
+	if !strings.Contains(host.logs.String(), "ui: change track") || strings.Contains(friend.logs.String(), "ui: change track") {
+		t.Fatal("the double-click did not land in the host's window alone")
+	}
+	time.Sleep(time.Second) // let both bars draw
+	screenshot(t, display, filepath.Join(art, "host-and-friend.png"))
+	host.aliveFor(t, time.Second)
+	friend.aliveFor(t, time.Second)
+}
