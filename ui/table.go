@@ -17,8 +17,19 @@ const (
 	numCols
 )
 
-// headers are the table's column titles, after the seed's screenshot.
-var headers = [numCols]string{"SONG", "ARTIST", "USER", "DATE"}
+// header returns a column's title, after the seed's screenshot.
+func header(col int) string {
+	switch col {
+	case colSong:
+		return "SONG"
+	case colArtist:
+		return "ARTIST"
+	case colUser:
+		return "USER"
+	default:
+		return "DATE"
+	}
+}
 
 // dateLayout formats the DATE column.
 const dateLayout = "2006-01-02"

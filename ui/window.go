@@ -137,7 +137,7 @@ func (ui *Window) build() fyne.CanvasObject {
 	}
 	ui.table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
 		if id.Row < 0 && id.Col >= 0 && id.Col < numCols {
-			o.(*widget.Label).SetText(headers[id.Col])
+			o.(*widget.Label).SetText(header(id.Col))
 		}
 	}
 	// The window keeps the selected row and highlights all of it, so the
