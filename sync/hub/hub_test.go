@@ -285,3 +285,71 @@ func TestGuestName(t *testing.T) {
 		t.Fatalf("bad guest name: %v", err)
 	}
 }
+
+func TestPresenceLeaveAndDisconnect(t *testing.T) {
+	f := newFixture(t)
+	ann := f.client(t, "ann")
+	presence := make(chan []tandem.Member, 8)
+	ann.On(protocol.EventPresence, func(args []json.RawMessage, _ socketio.AckFunc) {
+		var p protocol.Presence
+		_ = json.Unmarshal(args[0], &p)
+		presence <- p.Members
+	})
+	var join protocol.JoinAck
+	call(t, ann, protocol.RoomJoin, protocol.RoomRequest{Room: "lounge"}, &join)
+	<-presence // ann alone
+	bob := f.client(t, "bob")
+	call(t, bob, protocol.RoomJoin, protocol.RoomRequest{Room: "lounge"}, &join)
+	if m := <-presence; len(m) != 2 {
+		t.Fatalf("after bob joined: %+v", m)
+	}
+	var ack protocol.Ack
+	call(t, bob, protocol.RoomLeave, protocol.RoomRequest{Room: "lounge"}, &ack)
+	if m := <-presence; len(m) != 1 || m[0].Name != "ann" {
+		t.Fatalf("after bob left: %+v", m)
+	}
+	// Having left, bob may not command the room.
+	var refused protocol.Ack
+	call(t, bob, protocol.PlaybackChangeTrack, protocol.ChangeTrackRequest{Room: "lounge", TrackID: f.tracks[0]}, &refused)
+	if refused.OK || refused.Error.Code != tandem.EFORBIDDEN {
+		t.Fatalf("command after leave = %+v", refused)
+	}
+	call(t, bob, protocol.RoomJoin, protocol.RoomRequest{Room: "lounge"}, &join)
+	<-presence
+	bob.Close()
+	select {
+	case m := <-presence:
+		if len(m) != 1 {
+			t.Fatalf("after bob disconnected: %+v", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no presence after a member disconnected")
+	}
+}
+
+func TestRoomSurvivesRestart(t *testing.T) {
+	f := newFixture(t)
+	ann := f.client(t, "ann")
+	var join protocol.JoinAck
+	call(t, ann, protocol.RoomJoin, protocol.RoomRequest{Room: "lounge"}, &join)
+	var ack protocol.VersionAck
+	call(t, ann, protocol.PlaybackChangeTrack, protocol.ChangeTrackRequest{Room: "lounge", EntryID: f.playlist.Entries[2].ID}, &ack)
+
+	// A second hub on the same store, as after a restart.
+	h := New(Config{Store: f.db})
+	ts := httptest.NewServer(h.Handler())
+	defer func() {
+		h.Close()
+		ts.Close()
+	}()
+	tok, _ := f.db.CreateToken("carl")
+	c := socketio.NewClient(ts.URL, socketio.ClientOptions{Auth: func() any { return protocol.Auth{Token: tok} }})
+	defer c.Close()
+	if err := c.Connect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	call(t, c, protocol.RoomJoin, protocol.RoomRequest{Room: "lounge"}, &join)
+	if st := join.State; st.Version != 1 || st.NowPlaying.EntryID != f.playlist.Entries[2].ID || len(st.Queue) != 3 {
+		t.Fatalf("state after restart = %+v", st)
+	}
+}

@@ -269,3 +269,65 @@ func TestConnectTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestLeaveAndExcept(t *testing.T) {
+	sockets := make(chan *Socket, 3)
+	srv, ts := newServer(t, func(s *Server) { s.Of("/").OnConnection(func(sock *Socket) { sockets <- sock }) })
+	got := make([]chan string, 3)
+	clients := make([]*Client, 3)
+	socks := make([]*Socket, 3)
+	for i := range clients {
+		got[i] = make(chan string, 4)
+		ch := got[i]
+		clients[i] = newClient(t, ts.URL, ClientOptions{})
+		clients[i].On("news", func(args []json.RawMessage, _ AckFunc) { ch <- string(args[0]) })
+		clients[i].On("ping", func(_ []json.RawMessage, ack AckFunc) { _ = ack() })
+		if err := clients[i].Connect(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		socks[i] = <-sockets
+		socks[i].Join("room")
+	}
+	if got := srv.Of("/").RoomMembers("room"); len(got) != 3 {
+		t.Fatalf("room members = %v", got)
+	}
+	socks[1].Leave("room")
+	if socks[1].In("room") || !socks[0].In("room") {
+		t.Fatal("In does not reflect Leave")
+	}
+	// From socket 0's point of view: to the room, except itself.
+	if err := socks[0].To("room").Emit("news", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got[2]:
+		if m != `"hello"` {
+			t.Fatalf("got %s", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("member did not get the broadcast")
+	}
+	// Events to a client arrive in order, so once a later ping is acked,
+	// a broadcast queued before it would have been delivered.
+	for _, i := range []int{0, 1} {
+		if _, err := socks[i].EmitWithAck(ctx(t), "ping"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, i := range []int{0, 1} {
+		select {
+		case m := <-got[i]:
+			t.Fatalf("client %d got %s", i, m)
+		default:
+		}
+	}
+}
+
+func TestAuthMustBeAnObject(t *testing.T) {
+	_, ts := newServer(t, authServer)
+	c := newClient(t, ts.URL, ClientOptions{Auth: func() any { return "a string" }})
+	var ce *ConnectError
+	if err := c.Connect(ctx(t)); !errors.As(err, &ce) || !strings.Contains(ce.Message, "JSON object") {
+		t.Fatalf("Connect = %v, want a refusal naming the JSON object rule", err)
+	}
+}
