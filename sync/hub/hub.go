@@ -71,8 +71,9 @@ type Hub struct {
 	io       *socketio.Server
 	mux      *http.ServeMux
 
-	mu    sync.Mutex // guards rooms
-	rooms map[string]*liveRoom
+	mu     sync.Mutex // guards rooms and closed; never held while taking a liveRoom's mu
+	rooms  map[string]*liveRoom
+	closed bool
 }
 
 // liveRoom is a room's state while the hub runs. Commands on one room are
@@ -81,6 +82,7 @@ type liveRoom struct {
 	mu      sync.Mutex // guards the following
 	room    tandem.Room
 	members map[string]string // socket id -> user name
+	ended   *time.Timer       // fires when the playing track ends
 }
 
 // New returns a hub.
@@ -114,7 +116,23 @@ func New(cfg Config) *Hub {
 func (h *Hub) Handler() http.Handler { return h.mux }
 
 // Close disconnects every client.
-func (h *Hub) Close() error { return h.io.Close() }
+func (h *Hub) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	rooms := make([]*liveRoom, 0, len(h.rooms))
+	for _, lr := range h.rooms {
+		rooms = append(rooms, lr)
+	}
+	h.mu.Unlock()
+	for _, lr := range rooms {
+		lr.mu.Lock()
+		if lr.ended != nil {
+			lr.ended.Stop()
+		}
+		lr.mu.Unlock()
+	}
+	return h.io.Close()
+}
 
 const userKey = "user"
 
@@ -248,6 +266,7 @@ func (h *Hub) live(name string, creator string) (*liveRoom, error) {
 		return nil, fmt.Errorf("hub: load room %q: %w", name, err)
 	}
 	lr := &liveRoom{room: r, members: map[string]string{}}
+	h.armEnd(lr) // a room stored while playing goes on where it is
 	h.rooms[name] = lr
 	return lr, nil
 }
@@ -407,7 +426,67 @@ func (h *Hub) update(lr *liveRoom, fn func(r *tandem.Room) error) (tandem.Room, 
 		return tandem.Room{}, fmt.Errorf("hub: store room %q: %w", r.Name, err)
 	}
 	lr.room = r
+	h.armEnd(lr)
 	return r, nil
+}
+
+// armEnd schedules the end of the room's playing track, when the room
+// moves on to the next entry of its queue; lr.mu must be held.
+func (h *Hub) armEnd(lr *liveRoom) {
+	if lr.ended != nil {
+		lr.ended.Stop()
+		lr.ended = nil
+	}
+	p := lr.room.Playback
+	if p.State != tandem.Playing {
+		return
+	}
+	t, err := h.store.Track(p.TrackID)
+	if err != nil || t.Duration <= 0 {
+		return
+	}
+	at := p.StartAt.Add(t.Duration - p.Position)
+	name, version := lr.room.Name, lr.room.Version
+	lr.ended = time.AfterFunc(max(at.Sub(h.now()), 0), func() { h.trackEnded(name, version) })
+}
+
+// trackEnded moves a room on to the next entry of its queue when the track
+// of the given version has played to its end, or stops it after the last.
+func (h *Hub) trackEnded(name string, version uint64) {
+	h.mu.Lock()
+	lr, closed := h.rooms[name], h.closed
+	h.mu.Unlock()
+	if closed || lr == nil {
+		return
+	}
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	if lr.room.Version != version {
+		return // a command changed the timeline since
+	}
+	q, err := h.queue(lr.room)
+	if err != nil {
+		h.log.Error("hub: advance", "room", name, "err", err)
+		return
+	}
+	i := slices.IndexFunc(q, func(e tandem.Entry) bool { return e.ID == lr.room.Playback.EntryID })
+	if lr.room.Playback.EntryID != "" && i >= 0 && i+1 < len(q) {
+		next := q[i+1]
+		if _, err := h.switchTrack(lr, next.ID, next.TrackID, ""); err != nil {
+			h.log.Error("hub: advance", "room", name, "err", err)
+		}
+		return
+	}
+	r, err := h.update(lr, func(r *tandem.Room) error {
+		r.Playback = tandem.Playback{EntryID: r.Playback.EntryID, TrackID: r.Playback.TrackID, State: tandem.Stopped}
+		return nil
+	})
+	if err != nil {
+		h.log.Error("hub: stop at the end of the queue", "room", name, "err", err)
+		return
+	}
+	h.emit(name, protocol.EventPlayback, protocol.PlaybackEvent{Room: name, Playback: wirePlayback(r.Playback), Version: r.Version})
+	h.emit(name, protocol.EventPresence, protocol.Presence{Room: name, Members: lr.membersLocked()})
 }
 
 func (h *Hub) changeTrack(s *socketio.Socket, payload json.RawMessage) (any, error) {
@@ -442,19 +521,29 @@ func (h *Hub) changeTrack(s *socketio.Socket, payload json.RawMessage) (any, err
 		}
 		return nil, err
 	}
+	r, err := h.switchTrack(lr, entryID, trackID, userOf(s))
+	if err != nil {
+		return nil, err
+	}
+	return protocol.VersionAck{Ack: protocol.OK(), Version: r.Version}, nil
+}
+
+// switchTrack starts a track in the room after the scheduling lead, stores
+// it and tells the room; by is who asked ("" for the hub itself). lr.mu
+// must be held.
+func (h *Hub) switchTrack(lr *liveRoom, entryID, trackID, by string) (tandem.Room, error) {
 	startAt := h.now().Add(h.lead)
 	r, err := h.update(lr, func(r *tandem.Room) error {
 		r.Playback = tandem.Playback{EntryID: entryID, TrackID: trackID, State: tandem.Playing, StartAt: startAt}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return tandem.Room{}, err
 	}
-	by := userOf(s)
-	h.emit(req.Room, protocol.EventChangeTrack, protocol.ChangeTrack{Room: req.Room, EntryID: entryID, TrackID: trackID,
+	h.emit(r.Name, protocol.EventChangeTrack, protocol.ChangeTrack{Room: r.Name, EntryID: entryID, TrackID: trackID,
 		By: by, Version: r.Version, StartAt: protocol.Millis(startAt)})
-	h.emit(req.Room, protocol.EventPresence, protocol.Presence{Room: req.Room, Members: lr.membersLocked()})
-	return protocol.VersionAck{Ack: protocol.OK(), Version: r.Version}, nil
+	h.emit(r.Name, protocol.EventPresence, protocol.Presence{Room: r.Name, Members: lr.membersLocked()})
+	return r, nil
 }
 
 func (h *Hub) play(s *socketio.Socket, payload json.RawMessage) (any, error) {

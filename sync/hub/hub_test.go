@@ -353,3 +353,56 @@ func TestRoomSurvivesRestart(t *testing.T) {
 		t.Fatalf("state after restart = %+v", st)
 	}
 }
+
+func TestAdvanceAtTrackEnd(t *testing.T) {
+	f := newFixture(t)
+	for _, i := range []int{0, 2} { // short first and last tracks
+		tr, err := f.db.Track(f.tracks[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Duration = 300 * time.Millisecond
+		if err := f.db.PutTrack(tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ann := f.client(t, "ann")
+	changes := make(chan protocol.ChangeTrack, 4)
+	stops := make(chan protocol.PlaybackEvent, 4)
+	ann.On(protocol.EventChangeTrack, func(args []json.RawMessage, _ socketio.AckFunc) {
+		var ev protocol.ChangeTrack
+		_ = json.Unmarshal(args[0], &ev)
+		changes <- ev
+	})
+	ann.On(protocol.EventPlayback, func(args []json.RawMessage, _ socketio.AckFunc) {
+		var ev protocol.PlaybackEvent
+		_ = json.Unmarshal(args[0], &ev)
+		stops <- ev
+	})
+	var join protocol.JoinAck
+	call(t, ann, protocol.RoomJoin, protocol.RoomRequest{Room: "lounge"}, &join)
+	es := f.playlist.Entries
+	var ack protocol.VersionAck
+	call(t, ann, protocol.PlaybackChangeTrack, protocol.ChangeTrackRequest{Room: "lounge", EntryID: es[0].ID}, &ack)
+	if ev := <-changes; ev.EntryID != es[0].ID {
+		t.Fatalf("first change = %+v", ev)
+	}
+	select {
+	case ev := <-changes:
+		if ev.EntryID != es[1].ID || ev.By != "" || ev.Version != 2 {
+			t.Fatalf("advance = %+v, want entry %s by the hub", ev, es[1].ID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the room did not move on at the end of the track")
+	}
+	call(t, ann, protocol.PlaybackChangeTrack, protocol.ChangeTrackRequest{Room: "lounge", EntryID: es[2].ID}, &ack)
+	<-changes
+	select {
+	case ev := <-stops:
+		if ev.State != tandem.Stopped || ev.EntryID != es[2].ID {
+			t.Fatalf("end of queue = %+v, want stopped", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the room did not stop after the last track")
+	}
+}
