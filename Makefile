@@ -66,16 +66,24 @@ test: deps-test build vet
 	CGO_ENABLED=0 $(GO) test -tags $(TAGS) ./ui ./player
 	TANDEM_PLAYER_BIN=$(CURDIR)/bin/player TANDEM_HUB_BIN=$(CURDIR)/bin/hub TANDEM_ARTIFACTS=$(CURDIR)/artifacts \
 	  $(GO) test -race -count=1 -tags $(TAGS) -timeout 20m ./...
-	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzDecode -fuzztime 10s ./sync/socketio
+	@for f in $(FUZZ_TARGETS); do pkg=$${f%%:*}; fn=$${f##*:}; \
+	  echo "fuzz $$fn in $$pkg for $(FUZZTIME_SHORT)"; \
+	  $(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME_SHORT) $$pkg || exit 1; done
 
 # bench runs the benchmarks; BENCHMARKS.md records their figures.
 bench: deps-build
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./...
 
-# fuzz runs each fuzz target for FUZZTIME.
-FUZZTIME ?= 2m
+# Every fuzz target, as package:function. make test runs each briefly;
+# make fuzz runs each for FUZZTIME.
+FUZZ_TARGETS := ./sync/socketio:FuzzDecode ./sync/engineio:FuzzDecodePayload ./sync/engineio:FuzzDecodeOpen \
+	./audio:FuzzReadTags ./audio:FuzzDecode ./store:FuzzValidateName
+FUZZTIME_SHORT ?= 5s
+FUZZTIME ?= 10m
 fuzz: deps-build
-	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./sync/socketio
+	@for f in $(FUZZ_TARGETS); do pkg=$${f%%:*}; fn=$${f##*:}; \
+	  echo "fuzz $$fn in $$pkg for $(FUZZTIME)"; \
+	  $(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
 
 clean:
 	rm -rf bin artifacts

@@ -1,6 +1,9 @@
 package engineio
 
 import (
+	"encoding/base64"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -9,47 +12,132 @@ import (
 )
 
 // Handler receives a connection's messages and its close. OnMessage is
-// called on the connection's reader goroutine, one message at a time, in
-// arrival order; OnClose is called exactly once, after the last OnMessage.
+// called one message at a time, in arrival order, whatever the transport;
+// OnClose is called exactly once, after the last OnMessage.
 type Handler interface {
 	OnMessage(data []byte, binary bool)
 	OnClose(reason string)
 }
 
-type frame struct {
-	binary bool
+// packet is one Engine.IO packet.
+type packet struct {
+	typ    byte // typeOpen … typeNoop
 	data   []byte
+	binary bool // a binary message (typ is typeMessage)
 }
 
-// Conn is one Engine.IO connection, on the server or on the client side.
+// errPacket is wrapped by every packet decoding error.
+var errPacket = errors.New("engineio: invalid packet")
+
+// decodeText decodes a text packet: a type digit and its data.
+func decodeText(b []byte) (packet, error) {
+	if len(b) == 0 || b[0] < typeOpen || b[0] > typeNoop {
+		return packet{}, fmt.Errorf("%w: %q", errPacket, truncate(b))
+	}
+	return packet{typ: b[0], data: b[1:]}, nil
+}
+
+// appendPolling appends p in the form of a polling payload: text packets
+// as they are, binary ones as "b" and base64.
+func appendPolling(dst []byte, p packet) []byte {
+	if p.binary {
+		dst = append(dst, 'b')
+		return base64.StdEncoding.AppendEncode(dst, p.data)
+	}
+	dst = append(dst, p.typ)
+	return append(dst, p.data...)
+}
+
+// encodePayload joins packets with the record separator 0x1e.
+func encodePayload(ps []packet) []byte {
+	var b []byte
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, recordSeparator)
+		}
+		b = appendPolling(b, p)
+	}
+	return b
+}
+
+const recordSeparator = 0x1e
+
+// decodePayload splits a polling payload into packets.
+func decodePayload(body []byte) ([]packet, error) {
+	var ps []packet
+	for len(body) > 0 || ps == nil {
+		var rec []byte
+		if i := indexByte(body, recordSeparator); i >= 0 {
+			rec, body = body[:i], body[i+1:]
+		} else {
+			rec, body = body, nil
+		}
+		if len(rec) > 0 && rec[0] == 'b' {
+			data, err := base64.StdEncoding.DecodeString(string(rec[1:]))
+			if err != nil {
+				return nil, fmt.Errorf("%w: bad base64: %v", errPacket, err)
+			}
+			ps = append(ps, packet{typ: typeMessage, data: data, binary: true})
+			continue
+		}
+		p, err := decodeText(rec)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// Conn is one Engine.IO connection, on the server or the client side, over
+// HTTP long-polling or WebSocket. Messages queue in Conn until a transport
+// takes them: a WebSocket writer goroutine, or the next polling GET (server)
+// or POST (client), which carries everything queued in one payload.
 type Conn struct {
 	id           string
-	ws           *websocket.Conn
 	server       bool // the server sends pings; the client answers them
 	pingInterval time.Duration
 	pingTimeout  time.Duration
+	maxQueue     int // packets; a peer that lets more pile up is dropped
 	log          *slog.Logger
+	handler      Handler
 
-	handler Handler
-	send    chan frame    // queued frames; the writer drains it
-	pong    chan struct{} // the reader signals a pong (server) or ping (client)
-	done    chan struct{} // closed when the connection closes
+	recvMu sync.Mutex // serialises delivery to the handler
 
-	closeOnce sync.Once
-	mu        sync.Mutex // guards reason
+	mu        sync.Mutex // guards the following
+	queue     []packet
+	ws        *websocket.Conn // the WebSocket transport, once in use
+	probing   bool            // a WebSocket is probing for an upgrade
+	upgrading bool            // a probe succeeded: polling answers only noops
+	getBusy   bool            // a polling GET is waiting (server)
+	closed    bool
 	reason    string
-	exited    sync.WaitGroup // the reader and writer goroutines
+
+	wake      chan struct{} // cap 1: the queue has something, or the state changed
+	pong      chan struct{} // cap 1: a pong (server) or ping (client) arrived
+	done      chan struct{} // closed when the connection closes
+	closeOnce sync.Once
+	exited    sync.WaitGroup // the connection's goroutines
 }
 
-func newConn(id string, ws *websocket.Conn, server bool, h handshake, log *slog.Logger) *Conn {
+func newConn(id string, server bool, h handshake, log *slog.Logger) *Conn {
 	return &Conn{
 		id:           id,
-		ws:           ws,
 		server:       server,
 		pingInterval: time.Duration(h.PingInterval) * time.Millisecond,
 		pingTimeout:  time.Duration(h.PingTimeout) * time.Millisecond,
+		maxQueue:     defaultSendQueue,
 		log:          log.With("sid", id),
-		send:         make(chan frame, defaultSendQueue),
+		wake:         make(chan struct{}, 1),
 		pong:         make(chan struct{}, 1),
 		done:         make(chan struct{}),
 	}
@@ -61,50 +149,62 @@ func (c *Conn) ID() string { return c.id }
 // Done returns a channel closed when the connection has closed.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
-// start runs the reader and the writer. The handler must be set.
+// Transport returns "websocket" or "polling".
+func (c *Conn) Transport() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ws != nil {
+		return "websocket"
+	}
+	return "polling"
+}
+
+// start sets the handler and runs the heartbeat, which also delivers the
+// close to the handler.
 func (c *Conn) start(h Handler) {
 	c.handler = h
-	c.exited.Add(2)
-	go c.readLoop()
-	go c.writeLoop()
+	c.exited.Add(1)
+	go c.heartbeat()
 }
 
 // Send queues a message. It never blocks: when the peer is so slow that its
 // queue is full, the connection is closed and Send returns ErrClosed.
 func (c *Conn) Send(data []byte, binary bool) error {
-	var f frame
-	if binary {
-		f = frame{binary: true, data: data}
-	} else {
-		f = frame{data: append([]byte{typeMessage}, data...)}
-	}
-	return c.enqueue(f)
+	return c.enqueue(packet{typ: typeMessage, data: data, binary: binary})
 }
 
-func (c *Conn) enqueue(f frame) error {
-	select {
-	case <-c.done:
+func (c *Conn) enqueue(p packet) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		return ErrClosed
-	default:
 	}
-	select {
-	case c.send <- f:
-		return nil
-	case <-c.done:
-		return ErrClosed
-	default:
+	if len(c.queue) >= c.maxQueue {
+		c.mu.Unlock()
 		c.closeWith(ReasonSlowPeer)
 		return ErrClosed
+	}
+	c.queue = append(c.queue, p)
+	c.mu.Unlock()
+	c.signal()
+	return nil
+}
+
+func (c *Conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 
 // Close closes the connection, flushing what is queued and a close packet
 // first. It does not wait; Wait does. It may be called from the handler.
 func (c *Conn) Close() error {
-	select {
-	case c.send <- frame{data: []byte{typeClose}}:
-	default:
+	c.mu.Lock()
+	if !c.closed {
+		c.queue = append(c.queue, packet{typ: typeClose})
 	}
+	c.mu.Unlock()
 	c.closeWith(ReasonForcedClose)
 	return nil
 }
@@ -113,13 +213,15 @@ func (c *Conn) Close() error {
 // called from the handler.
 func (c *Conn) Wait() { c.exited.Wait() }
 
-// closeWith records the reason and signals both goroutines to stop.
+// closeWith records the reason and signals every goroutine to stop.
 func (c *Conn) closeWith(reason string) {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
+		c.closed = true
 		c.reason = reason
 		c.mu.Unlock()
 		close(c.done)
+		c.signal()
 	})
 }
 
@@ -130,57 +232,39 @@ func (c *Conn) Reason() string {
 	return c.reason
 }
 
-// readLoop is the only reader of the socket.
-func (c *Conn) readLoop() {
-	defer c.exited.Done()
-	defer func() {
-		c.handler.OnClose(c.Reason())
-	}()
-	for {
-		mt, data, err := c.ws.ReadMessage()
-		if err != nil {
-			select {
-			case <-c.done:
-			default:
-				if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
-					c.closeWith(ReasonTransportClose)
-				} else {
-					c.log.Debug("engineio: read", "err", err)
-					c.closeWith(ReasonTransportError)
-				}
-			}
-			return
+func (c *Conn) isClosed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// receive handles one packet from the peer, on any transport.
+func (c *Conn) receive(p packet) {
+	switch p.typ {
+	case typeMessage:
+		c.recvMu.Lock()
+		if !c.isClosed() {
+			c.handler.OnMessage(p.data, p.binary)
 		}
-		if mt == websocket.BinaryMessage {
-			c.handler.OnMessage(data, true)
-			continue
+		c.recvMu.Unlock()
+	case typePong:
+		if c.server {
+			c.signalHeartbeat()
 		}
-		if len(data) == 0 {
-			c.closeWith(ReasonParseError)
-			return
+	case typePing:
+		if !c.server {
+			c.signalHeartbeat()
+			_ = c.enqueue(packet{typ: typePong, data: p.data})
 		}
-		switch data[0] {
-		case typeMessage:
-			c.handler.OnMessage(data[1:], false)
-		case typePong:
-			if c.server {
-				c.signalHeartbeat()
-			}
-		case typePing:
-			if !c.server {
-				c.signalHeartbeat()
-				// Probe pings ("2probe") belong to the upgrade; answer in kind.
-				_ = c.enqueue(frame{data: append([]byte{typePong}, data[1:]...)})
-			}
-		case typeClose:
-			c.closeWith(ReasonTransportClose)
-			return
-		case typeNoop:
-		default:
-			c.log.Debug("engineio: bad packet", "packet", truncate(data))
-			c.closeWith(ReasonParseError)
-			return
-		}
+	case typeClose:
+		c.closeWith(ReasonTransportClose)
+	case typeNoop:
+	default:
+		c.log.Debug("engineio: unexpected packet", "type", string(p.typ))
+		c.closeWith(ReasonParseError)
 	}
 }
 
@@ -191,87 +275,150 @@ func (c *Conn) signalHeartbeat() {
 	}
 }
 
-// writeLoop is the only writer of the socket. On the server it sends a ping
-// every pingInterval and closes the connection when no pong arrives within
-// pingTimeout. On the client it closes the connection when no ping arrives
-// within pingInterval+pingTimeout.
-func (c *Conn) writeLoop() {
+// heartbeat sends a ping every pingInterval and closes the connection when
+// no pong follows within pingTimeout (server), or closes it when no ping
+// arrives within pingInterval+pingTimeout (client). The pong deadline starts
+// when the ping is queued, whether or not a transport is ready to carry it.
+// When the connection closes, heartbeat tells the handler, after any
+// message being delivered.
+func (c *Conn) heartbeat() {
 	defer c.exited.Done()
-	var heartbeat *time.Timer
-	awaitingPong := false
-	if c.server {
-		heartbeat = time.NewTimer(c.pingInterval)
-	} else {
-		heartbeat = time.NewTimer(c.pingInterval + c.pingTimeout)
+	defer func() {
+		c.recvMu.Lock()
+		c.handler.OnClose(c.Reason())
+		c.recvMu.Unlock()
+	}()
+	wait := c.pingInterval
+	if !c.server {
+		wait += c.pingTimeout
 	}
-	defer heartbeat.Stop()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	awaiting := false
 	for {
 		select {
 		case <-c.done:
-			c.drainClose()
 			return
-		case f := <-c.send:
-			if !c.write(f) {
-				return
-			}
 		case <-c.pong:
-			if c.server {
-				if awaitingPong {
-					awaitingPong = false
-					heartbeat.Reset(c.pingInterval)
-				}
-			} else {
-				heartbeat.Reset(c.pingInterval + c.pingTimeout)
+			if !c.server {
+				t.Reset(c.pingInterval + c.pingTimeout)
+			} else if awaiting {
+				awaiting = false
+				t.Reset(c.pingInterval)
 			}
-		case <-heartbeat.C:
-			if !c.server || awaitingPong {
+		case <-t.C:
+			if !c.server || awaiting {
 				c.closeWith(ReasonPingTimeout)
 				continue
 			}
-			awaitingPong = true
-			heartbeat.Reset(c.pingTimeout)
-			if !c.write(frame{data: []byte{typePing}}) {
-				return
-			}
+			awaiting = true
+			t.Reset(c.pingTimeout)
+			_ = c.enqueue(packet{typ: typePing})
 		}
 	}
 }
 
-// drainClose flushes what is queued (a DISCONNECT or close packet may be
-// among it), for at most a second, then closes the socket, which also ends
-// the reader's blocked read.
-func (c *Conn) drainClose() {
-	defer c.ws.Close()
-	_ = c.ws.SetWriteDeadline(time.Now().Add(time.Second))
+// take removes and returns everything queued.
+func (c *Conn) take() []packet {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queue
+	c.queue = nil
+	return q
+}
+
+// useWebSocket makes ws the connection's transport and runs its reader and
+// writer.
+func (c *Conn) useWebSocket(ws *websocket.Conn, runReader bool) {
+	c.mu.Lock()
+	c.ws = ws
+	c.upgrading = false
+	c.mu.Unlock()
+	c.exited.Add(1)
+	go c.wsWrite(ws)
+	if runReader {
+		c.exited.Add(1)
+		go func() {
+			defer c.exited.Done()
+			c.wsRead(ws)
+		}()
+	}
+	c.signal()
+}
+
+// wsRead is the only reader of ws once it is the transport.
+func (c *Conn) wsRead(ws *websocket.Conn) {
+	for {
+		mt, data, err := ws.ReadMessage()
+		if err != nil {
+			if !c.isClosed() {
+				if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+					c.closeWith(ReasonTransportClose)
+				} else {
+					c.log.Debug("engineio: read", "err", err)
+					c.closeWith(ReasonTransportError)
+				}
+			}
+			return
+		}
+		if mt == websocket.BinaryMessage {
+			c.receive(packet{typ: typeMessage, data: data, binary: true})
+			continue
+		}
+		p, err := decodeText(data)
+		if err != nil || p.typ == typeOpen || p.typ == typeUpgrade {
+			c.log.Debug("engineio: bad packet", "packet", truncate(data))
+			c.closeWith(ReasonParseError)
+			return
+		}
+		c.receive(p)
+	}
+}
+
+// wsWrite is the only writer of ws once it is the transport. At the close
+// it flushes what is queued (a DISCONNECT or close packet may be among it),
+// for at most a second, then closes the socket, which ends the reader.
+func (c *Conn) wsWrite(ws *websocket.Conn) {
+	defer c.exited.Done()
+	defer ws.Close()
 	for {
 		select {
-		case f := <-c.send:
-			mt := websocket.TextMessage
-			if f.binary {
-				mt = websocket.BinaryMessage
+		case <-c.wake:
+			for _, p := range c.take() {
+				if !writeWS(ws, p, time.Now().Add(writeWait)) {
+					c.closeWith(ReasonTransportError)
+					return
+				}
 			}
-			if err := c.ws.WriteMessage(mt, f.data); err != nil {
-				return
+		case <-c.done:
+			dl := time.Now().Add(time.Second)
+			for _, p := range c.take() {
+				if !writeWS(ws, p, dl) {
+					return
+				}
 			}
-			continue
-		default:
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), dl)
+			return
 		}
-		break
 	}
-	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 }
 
-func (c *Conn) write(f frame) bool {
-	_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-	mt := websocket.TextMessage
-	if f.binary {
-		mt = websocket.BinaryMessage
+// writeWS writes one packet as one frame, without copying its data.
+func writeWS(ws *websocket.Conn, p packet, deadline time.Time) bool {
+	_ = ws.SetWriteDeadline(deadline)
+	if p.binary {
+		return ws.WriteMessage(websocket.BinaryMessage, p.data) == nil
 	}
-	if err := c.ws.WriteMessage(mt, f.data); err != nil {
-		c.log.Debug("engineio: write", "err", err)
-		c.closeWith(ReasonTransportError)
-		c.ws.Close()
+	w, err := ws.NextWriter(websocket.TextMessage)
+	if err != nil {
 		return false
 	}
-	return true
+	typ := [1]byte{p.typ}
+	if _, err := w.Write(typ[:]); err != nil {
+		return false
+	}
+	if _, err := w.Write(p.data); err != nil {
+		return false
+	}
+	return w.Close() == nil
 }

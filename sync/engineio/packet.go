@@ -42,13 +42,15 @@ const (
 
 // Close reasons passed to a Conn's close handler.
 const (
-	ReasonServerClose    = "server shutting down"
-	ReasonForcedClose    = "forced close"
-	ReasonTransportClose = "transport close"
-	ReasonTransportError = "transport error"
-	ReasonPingTimeout    = "ping timeout"
-	ReasonSlowPeer       = "send queue full"
-	ReasonParseError     = "parse error"
+	ReasonServerClose     = "server shutting down"
+	ReasonForcedClose     = "forced close"
+	ReasonTransportClose  = "transport close"
+	ReasonTransportError  = "transport error"
+	ReasonPingTimeout     = "ping timeout"
+	ReasonSlowPeer        = "send queue full"
+	ReasonParseError      = "parse error"
+	ReasonOverlap         = "overlapping polling requests"
+	ReasonPayloadTooLarge = "payload too large"
 )
 
 // ErrClosed is returned by Send on a closed connection.

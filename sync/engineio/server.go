@@ -5,23 +5,42 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
 
+// Transport names.
+const (
+	Polling   = "polling"
+	WebSocket = "websocket"
+)
+
+// DefaultUpgradeTimeout is how long a WebSocket may take to finish an
+// upgrade from polling.
+const DefaultUpgradeTimeout = 10 * time.Second
+
 // Options configure a Server. Zero values take the reference server's
 // defaults.
 type Options struct {
-	PingInterval time.Duration // default 25 s
-	PingTimeout  time.Duration // default 20 s
-	MaxPayload   int64         // bytes per message; default 1e6
-	// CheckOrigin decides whether a WebSocket request's Origin is allowed.
-	// nil allows requests with no Origin header and same-host origins.
-	CheckOrigin func(r *http.Request) bool
+	PingInterval   time.Duration // default 25 s
+	PingTimeout    time.Duration // default 20 s
+	MaxPayload     int64         // bytes per message or polling payload; default 1e6
+	UpgradeTimeout time.Duration // default 10 s
+	// Transports lists the transports served; default polling and websocket.
+	Transports []string
+	// AllowedOrigins lists the origins (scheme://host[:port]) that may
+	// connect from a browser; "*" allows every origin. Allowed origins get
+	// CORS headers on polling. A request with an Origin header outside the
+	// list is refused with 403; with an empty list, only same-host origins
+	// are allowed.
+	AllowedOrigins []string
 	// AllowRequest, when set, may refuse a request before the handshake.
 	AllowRequest func(r *http.Request) error
 }
@@ -36,11 +55,17 @@ func (o Options) withDefaults() Options {
 	if o.MaxPayload <= 0 {
 		o.MaxPayload = DefaultMaxPayload
 	}
+	if o.UpgradeTimeout <= 0 {
+		o.UpgradeTimeout = DefaultUpgradeTimeout
+	}
+	if len(o.Transports) == 0 {
+		o.Transports = []string{Polling, WebSocket}
+	}
 	return o
 }
 
 // Server accepts Engine.IO connections. It is an http.Handler, usually
-// mounted at /socket.io/.
+// mounted at /socket.io/ or /engine.io/.
 type Server struct {
 	opts     Options
 	log      *slog.Logger
@@ -63,7 +88,8 @@ func NewServer(opts Options, log *slog.Logger, accept func(*Conn) Handler) *Serv
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
-		CheckOrigin:     opts.CheckOrigin,
+		// Origins are checked in ServeHTTP, before the upgrade.
+		CheckOrigin: func(*http.Request) bool { return true },
 	}
 	return s
 }
@@ -71,7 +97,7 @@ func NewServer(opts Options, log *slog.Logger, accept func(*Conn) Handler) *Serv
 // Options returns the server's options, with defaults filled in.
 func (s *Server) Options() Options { return s.opts }
 
-// httpError writes the Engine.IO error body with status 400 (or 403).
+// httpError writes the Engine.IO error body.
 func httpError(w http.ResponseWriter, status, code int) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -81,25 +107,70 @@ func httpError(w http.ResponseWriter, status, code int) {
 	}{code, errorMessage(code)})
 }
 
-// ServeHTTP handles the Engine.IO handshake.
+// originAllowed applies the allow-list to a request's Origin header.
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if len(s.opts.AllowedOrigins) == 0 {
+		// Same host only.
+		_, host, _ := strings.Cut(origin, "://")
+		return strings.EqualFold(host, r.Host)
+	}
+	return slices.Contains(s.opts.AllowedOrigins, "*") || slices.Contains(s.opts.AllowedOrigins, origin)
+}
+
+// ServeHTTP serves the Engine.IO endpoint: the handshake, polling GETs and
+// POSTs, and WebSockets, new or upgrading from polling.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.originAllowed(r) {
+		httpError(w, http.StatusForbidden, codeForbidden)
+		return
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Add("Vary", "Origin")
+		if r.Method == http.MethodOptions {
+			h.Set("Access-Control-Allow-Methods", "GET, POST")
+			h.Set("Access-Control-Allow-Headers", "Content-Type")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
 	q := r.URL.Query()
 	if q.Get("EIO") != Protocol {
 		httpError(w, http.StatusBadRequest, codeUnsupportedVersion)
 		return
 	}
-	switch q.Get("transport") {
-	case "websocket":
-	default:
+	transport := q.Get("transport")
+	if !slices.Contains(s.opts.Transports, transport) {
 		httpError(w, http.StatusBadRequest, codeTransportUnknown)
 		return
 	}
-	if q.Get("sid") != "" {
-		// Upgrades from polling arrive with a sid; polling is not served yet.
-		httpError(w, http.StatusBadRequest, codeUnknownSID)
+	if sid := q.Get("sid"); sid != "" {
+		s.mu.Lock()
+		c := s.conns[sid]
+		s.mu.Unlock()
+		if c == nil {
+			httpError(w, http.StatusBadRequest, codeUnknownSID)
+			return
+		}
+		switch {
+		case transport == WebSocket:
+			s.upgrade(w, r, c)
+		case r.Method == http.MethodGet:
+			c.pollGET(w, r)
+		case r.Method == http.MethodPost:
+			c.pollPOST(w, r, s.opts.MaxPayload)
+		default:
+			httpError(w, http.StatusBadRequest, codeBadHandshakeMethod)
+		}
 		return
 	}
-	if r.Method != http.MethodGet || !websocket.IsWebSocketUpgrade(r) {
+	if r.Method != http.MethodGet || (transport == WebSocket && !websocket.IsWebSocketUpgrade(r)) {
 		httpError(w, http.StatusBadRequest, codeBadHandshakeMethod)
 		return
 	}
@@ -110,13 +181,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		// Upgrade has already answered with an HTTP error.
-		s.log.Info("engineio: websocket upgrade", "remote", r.RemoteAddr, "err", err)
-		return
+	s.handshake(w, r, transport)
+}
+
+func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string) {
+	var ws *websocket.Conn
+	if transport == WebSocket {
+		var err error
+		if ws, err = s.upgrader.Upgrade(w, r, nil); err != nil {
+			// Upgrade has already answered with an HTTP error.
+			s.log.Info("engineio: websocket upgrade", "remote", r.RemoteAddr, "err", err)
+			return
+		}
+		ws.SetReadLimit(s.opts.MaxPayload + 1) // + the packet type byte
 	}
-	ws.SetReadLimit(s.opts.MaxPayload + 1) // + the packet type byte
 	h := handshake{
 		SID:          newSID(),
 		Upgrades:     []string{},
@@ -124,20 +202,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		PingTimeout:  s.opts.PingTimeout.Milliseconds(),
 		MaxPayload:   s.opts.MaxPayload,
 	}
-	c := newConn(h.SID, ws, true, h, s.log)
+	if transport == Polling && slices.Contains(s.opts.Transports, WebSocket) {
+		h.Upgrades = []string{WebSocket}
+	}
+	c := newConn(h.SID, true, h, s.log)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ReasonServerClose), time.Now().Add(time.Second))
-		ws.Close()
+		if ws != nil {
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ReasonServerClose), time.Now().Add(time.Second))
+			ws.Close()
+		} else {
+			httpError(w, http.StatusServiceUnavailable, codeBadRequest)
+		}
 		return
 	}
 	s.conns[c.id] = c
 	s.mu.Unlock()
 	// The open packet goes first, before anything the handler queues.
-	c.send <- frame{data: encodeOpen(h)}
+	c.queue = append(c.queue, packet{typ: typeOpen, data: encodeOpen(h)[1:]})
 	handler := s.accept(c)
 	c.start(&serverHandler{Handler: handler, s: s, c: c})
+	if ws != nil {
+		c.useWebSocket(ws, true)
+		return
+	}
+	c.pollGET(w, r)
 }
 
 // serverHandler forgets a connection when it closes.
@@ -187,4 +277,185 @@ func newSID() string {
 		panic(errors.Join(errors.New("engineio: crypto/rand failed"), err))
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// pollGET answers a polling GET with everything queued, waiting for
+// something to send. A second GET while one waits is an error that closes
+// the session; the waiting one gets the close packet.
+func (c *Conn) pollGET(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	if c.ws != nil {
+		c.mu.Unlock()
+		httpError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	if c.getBusy {
+		if !c.closed {
+			c.queue = append(c.queue, packet{typ: typeClose})
+		}
+		c.mu.Unlock()
+		c.closeWith(ReasonOverlap)
+		httpError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	c.getBusy = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.getBusy = false
+		c.mu.Unlock()
+	}()
+	noop := []packet{{typ: typeNoop}}
+	for {
+		var ps []packet
+		c.mu.Lock()
+		switch {
+		case c.upgrading || c.ws != nil:
+			ps = noop
+		case len(c.queue) > 0:
+			ps, c.queue = c.queue, nil
+		case c.closed:
+			ps = noop
+		}
+		c.mu.Unlock()
+		if ps != nil {
+			w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+			_, _ = w.Write(encodePayload(ps))
+			return
+		}
+		select {
+		case <-c.wake:
+		case <-c.done:
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// pollPOST delivers the packets of a polling POST and answers "ok".
+func (c *Conn) pollPOST(w http.ResponseWriter, r *http.Request, maxPayload int64) {
+	if c.Transport() == WebSocket {
+		httpError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPayload))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			c.log.Info("engineio: polling payload over maxPayload; closing", "max", maxPayload)
+			c.closeWith(ReasonPayloadTooLarge)
+			httpError(w, http.StatusRequestEntityTooLarge, codeBadRequest)
+			return
+		}
+		c.closeWith(ReasonTransportError)
+		httpError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	ps, err := decodePayload(body)
+	if err == nil {
+		for _, p := range ps {
+			if p.typ == typeOpen || p.typ == typeUpgrade {
+				err = errPacket
+			}
+		}
+	}
+	if err != nil {
+		c.log.Debug("engineio: bad polling payload; closing", "err", err)
+		c.closeWith(ReasonParseError)
+		httpError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	for _, p := range ps {
+		c.receive(p)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	_, _ = w.Write([]byte("ok"))
+}
+
+// upgrade takes a WebSocket that probes a polling session: "2probe" is
+// answered "3probe", polling then gets only noops, and "5" makes the
+// WebSocket the transport. A session already upgraded or upgrading refuses
+// another WebSocket.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
+	c.mu.Lock()
+	busy := c.ws != nil || c.probing || c.closed
+	if !busy {
+		c.probing = true
+	}
+	c.mu.Unlock()
+	if busy || r.Method != http.MethodGet || !websocket.IsWebSocketUpgrade(r) {
+		httpError(w, http.StatusBadRequest, codeBadRequest)
+		if !busy {
+			c.mu.Lock()
+			c.probing = false
+			c.mu.Unlock()
+		}
+		return
+	}
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		c.mu.Lock()
+		c.probing = false
+		c.mu.Unlock()
+		return
+	}
+	ws.SetReadLimit(s.opts.MaxPayload + 1)
+	c.exited.Add(1)
+	go c.probe(ws, s.opts.UpgradeTimeout)
+}
+
+func (c *Conn) probe(ws *websocket.Conn, timeout time.Duration) {
+	defer c.exited.Done()
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-c.done:
+			ws.Close()
+		case <-stop:
+		}
+	}()
+	upgraded := false
+	defer func() {
+		if !upgraded {
+			close(stop)
+			ws.Close()
+			c.mu.Lock()
+			c.probing, c.upgrading = false, false
+			c.mu.Unlock()
+			c.signal()
+		}
+	}()
+	_ = ws.SetReadDeadline(time.Now().Add(timeout))
+	for {
+		mt, data, err := ws.ReadMessage()
+		if err != nil || mt != websocket.TextMessage {
+			return
+		}
+		switch string(data) {
+		case "2probe":
+			_ = ws.SetWriteDeadline(time.Now().Add(writeWait))
+			if ws.WriteMessage(websocket.TextMessage, []byte("3probe")) != nil {
+				return
+			}
+			c.mu.Lock()
+			c.upgrading = true
+			c.mu.Unlock()
+			c.signal() // a waiting GET answers a noop
+		case "5":
+			c.mu.Lock()
+			ready := c.upgrading && !c.closed
+			c.mu.Unlock()
+			if !ready {
+				return
+			}
+			upgraded = true
+			close(stop)
+			_ = ws.SetReadDeadline(time.Time{})
+			c.useWebSocket(ws, false)
+			c.wsRead(ws)
+			return
+		default:
+			return
+		}
+	}
 }
