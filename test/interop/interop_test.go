@@ -22,7 +22,8 @@ import (
 )
 
 type line struct {
-	Event   string          `json:"event"`
+	Event     string          `json:"event"`
+	Transport string          `json:"transport"`
 	Message string          `json:"message"`
 	Ack     json.RawMessage `json:"ack"`
 	Payload json.RawMessage `json:"payload"`
@@ -79,6 +80,16 @@ func next(t *testing.T, sc *bufio.Scanner) line {
 }
 
 func TestOfficialClientReceivesChangeTrack(t *testing.T) {
+	for _, tc := range []struct{ transports, final string }{
+		{"websocket", "websocket"},
+		{"polling", "polling"},
+		{"polling,websocket", "websocket"},
+	} {
+		t.Run(tc.transports, func(t *testing.T) { receivesChangeTrack(t, tc.transports, tc.final) })
+	}
+}
+
+func receivesChangeTrack(t *testing.T, transports, final string) {
 	db, url, trackID := setup(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -86,7 +97,7 @@ func TestOfficialClientReceivesChangeTrack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, _ := node(t, ctx, url, nodeTok, "lounge")
+	sc, _ := node(t, ctx, url, nodeTok, "lounge", transports)
 	if l := next(t, sc); l.Event != "connect" {
 		t.Fatalf("first line %+v, want connect", l)
 	}
@@ -121,6 +132,9 @@ func TestOfficialClientReceivesChangeTrack(t *testing.T) {
 	var ev protocol.ChangeTrack
 	if err := json.Unmarshal(l.Payload, &ev); err != nil || l.Event != "changeTrack" {
 		t.Fatalf("line %+v (%v), want changeTrack", l, err)
+	}
+	if l.Transport != final {
+		t.Fatalf("changeTrack arrived over %q, want %q", l.Transport, final)
 	}
 	if ev.TrackID != trackID || ev.By != "gopher" || ev.Version != version || ev.Room != "lounge" || ev.StartAt == 0 {
 		t.Fatalf("changeTrack = %+v", ev)
