@@ -24,9 +24,9 @@ import (
 type line struct {
 	Event     string          `json:"event"`
 	Transport string          `json:"transport"`
-	Message string          `json:"message"`
-	Ack     json.RawMessage `json:"ack"`
-	Payload json.RawMessage `json:"payload"`
+	Message   string          `json:"message"`
+	Ack       json.RawMessage `json:"ack"`
+	Payload   json.RawMessage `json:"payload"`
 }
 
 func setup(t *testing.T) (*store.DB, string, string) {
