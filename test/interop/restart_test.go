@@ -1,0 +1,105 @@
+package interop
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"tandem"
+	"tandem/store"
+	"tandem/sync/hub"
+	"tandem/sync/protocol"
+	"tandem/sync/room"
+)
+
+// serveHub serves a hub on addr ("127.0.0.1:0" for any port) and returns
+// its address and a function that stops it.
+func serveHub(t *testing.T, db *store.DB, addr string) (string, func()) {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ { // the old listener's port may linger briefly
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hub.New(hub.Config{Store: db})
+	srv := &http.Server{Handler: h.Handler()}
+	done := make(chan struct{})
+	go func() {
+		_ = srv.Serve(ln)
+		close(done)
+	}()
+	return ln.Addr().String(), func() {
+		_ = srv.Close()
+		h.Close()
+		<-done
+	}
+}
+
+func TestOfficialClientReconnectsAfterHubRestart(t *testing.T) {
+	if _, err := os.Stat("node_modules/socket.io-client"); err != nil {
+		t.Fatalf("socket.io-client is not installed: run `make test` (%v)", err)
+	}
+	db, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	trackID := "cd" + strings.Repeat("1", 62)
+	if err := db.PutTrack(tandem.Track{ID: trackID, Title: "Restart", Artist: "Hub", Format: "wav"}); err != nil {
+		t.Fatal(err)
+	}
+	nodeTok, _ := db.CreateToken("node")
+	goTok, _ := db.CreateToken("gopher")
+
+	addr, stop := serveHub(t, db, "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "restart.mjs", "http://"+addr, nodeTok, "lounge")
+	cmd.Stderr = os.Stderr
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Wait() }()
+	sc := bufio.NewScanner(stdout)
+	if l := next(t, sc); l.Event != "connect" {
+		t.Fatalf("line %+v, want connect", l)
+	}
+
+	stop() // the hub goes away …
+	addr2, stop2 := serveHub(t, db, addr)
+	defer stop2()
+	if addr2 != addr {
+		t.Fatalf("restarted on %s, want %s", addr2, addr)
+	}
+	if l := next(t, sc); l.Event != "connect" { // … and the client comes back
+		t.Fatalf("line %+v, want a second connect", l)
+	}
+
+	c := room.New(room.Options{URL: "http://" + addr, Token: goTok, Room: "lounge"}, room.Handlers{})
+	defer c.Close()
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ChangeTrack(ctx, "", trackID); err != nil {
+		t.Fatal(err)
+	}
+	l := next(t, sc)
+	var ev protocol.ChangeTrack
+	if err := json.Unmarshal(l.Payload, &ev); err != nil || l.Event != "changeTrack" || ev.TrackID != trackID {
+		t.Fatalf("line %+v, want the changeTrack after the restart", l)
+	}
+}
