@@ -86,8 +86,11 @@ func NewServer(opts Options, log *slog.Logger, accept func(*Conn) Handler) *Serv
 	opts = opts.withDefaults()
 	s := &Server{opts: opts, log: log, accept: accept, conns: map[string]*Conn{}}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  4096,
+		// Small read buffers, and write buffers lent from a pool only
+		// while a write is under way, keep idle connections cheap.
+		ReadBufferSize:  1024,
 		WriteBufferSize: 4096,
+		WriteBufferPool: &sync.Pool{},
 		// Origins are checked in ServeHTTP, before the upgrade.
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
