@@ -33,6 +33,9 @@ type Options struct {
 	PingTimeout    time.Duration // default 20 s
 	MaxPayload     int64         // bytes per message or polling payload; default 1e6
 	UpgradeTimeout time.Duration // default 10 s
+	// SendQueue is how many packets may wait for a slow peer before it is
+	// disconnected; default 1024.
+	SendQueue int
 	// Transports lists the transports served; default polling and websocket.
 	Transports []string
 	// AllowedOrigins lists the origins (scheme://host[:port]) that may
@@ -57,6 +60,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.UpgradeTimeout <= 0 {
 		o.UpgradeTimeout = DefaultUpgradeTimeout
+	}
+	if o.SendQueue <= 0 {
+		o.SendQueue = defaultSendQueue
 	}
 	if len(o.Transports) == 0 {
 		o.Transports = []string{Polling, WebSocket}
@@ -209,6 +215,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		h.Upgrades = []string{WebSocket}
 	}
 	c := newConn(h.SID, true, h, s.log)
+	c.maxQueue = s.opts.SendQueue
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
