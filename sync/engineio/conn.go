@@ -119,6 +119,7 @@ type Conn struct {
 	probing   bool            // a WebSocket is probing for an upgrade
 	upgrading bool            // a probe succeeded: polling answers only noops
 	getBusy   bool            // a polling GET is waiting (server)
+	pongDue   time.Time       // when an unanswered ping times out (server); zero when none
 	closed    bool
 	reason    string
 
@@ -164,7 +165,7 @@ func (c *Conn) Transport() string {
 func (c *Conn) start(h Handler) {
 	c.handler = h
 	c.exited.Add(1)
-	go c.heartbeat()
+	go c.heartbeat(time.Now())
 }
 
 // Send queues a message. It never blocks: when the peer is so slow that its
@@ -252,6 +253,9 @@ func (c *Conn) receive(p packet) {
 		c.recvMu.Unlock()
 	case typePong:
 		if c.server {
+			c.mu.Lock()
+			c.pongDue = time.Time{}
+			c.mu.Unlock()
 			c.signalHeartbeat()
 		}
 	case typePing:
@@ -275,13 +279,13 @@ func (c *Conn) signalHeartbeat() {
 	}
 }
 
-// heartbeat sends a ping every pingInterval and closes the connection when
+// heartbeat sends a ping every pingInterval (from ping to ping) and closes the connection when
 // no pong follows within pingTimeout (server), or closes it when no ping
 // arrives within pingInterval+pingTimeout (client). The pong deadline starts
 // when the ping is queued, whether or not a transport is ready to carry it.
 // When the connection closes, heartbeat tells the handler, after any
 // message being delivered.
-func (c *Conn) heartbeat() {
+func (c *Conn) heartbeat(start time.Time) {
 	defer c.exited.Done()
 	defer func() {
 		c.recvMu.Lock()
@@ -292,9 +296,13 @@ func (c *Conn) heartbeat() {
 	if !c.server {
 		wait += c.pingTimeout
 	}
-	t := time.NewTimer(wait)
+	t := time.NewTimer(max(time.Until(start.Add(wait)), 0))
 	defer t.Stop()
 	awaiting := false
+	// The schedule runs on ideal times, so that a late timer never moves a
+	// deadline: a ping is due pingInterval after the last one was due, and
+	// its pong pingTimeout after that.
+	due := start.Add(c.pingInterval)
 	for {
 		select {
 		case <-c.done:
@@ -304,7 +312,8 @@ func (c *Conn) heartbeat() {
 				t.Reset(c.pingInterval + c.pingTimeout)
 			} else if awaiting {
 				awaiting = false
-				t.Reset(c.pingInterval)
+				due = due.Add(c.pingInterval)
+				t.Reset(max(time.Until(due), 0))
 			}
 		case <-t.C:
 			if !c.server || awaiting {
@@ -312,10 +321,27 @@ func (c *Conn) heartbeat() {
 				continue
 			}
 			awaiting = true
-			t.Reset(c.pingTimeout)
+			pongDue := due.Add(c.pingTimeout)
+			t.Reset(max(time.Until(pongDue), 0))
+			c.mu.Lock()
+			c.pongDue = pongDue
+			c.mu.Unlock()
 			_ = c.enqueue(packet{typ: typePing})
 		}
 	}
+}
+
+// overdue closes the connection if a ping has gone unanswered past its
+// deadline, whether or not the heartbeat's timer has fired yet, and
+// reports whether the connection is closed.
+func (c *Conn) overdue() bool {
+	c.mu.Lock()
+	late := !c.pongDue.IsZero() && time.Now().After(c.pongDue)
+	c.mu.Unlock()
+	if late {
+		c.closeWith(ReasonPingTimeout)
+	}
+	return c.isClosed()
 }
 
 // take removes and returns everything queued.

@@ -163,7 +163,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		c := s.conns[sid]
 		s.mu.Unlock()
-		if c == nil {
+		if c == nil || c.overdue() {
 			httpError(w, http.StatusBadRequest, codeUnknownSID)
 			return
 		}
@@ -316,18 +316,29 @@ func (c *Conn) pollGET(w http.ResponseWriter, r *http.Request) {
 		c.mu.Unlock()
 	}()
 	noop := []packet{{typ: typeNoop}}
+	var hold <-chan time.Time
 	for {
 		var ps []packet
 		c.mu.Lock()
+		upgraded, upgrading := c.ws != nil, c.upgrading
 		switch {
-		case c.upgrading || c.ws != nil:
-			ps = noop
+		case upgraded:
+		case upgrading:
+			// Hold the GET briefly, as the reference server does, so that
+			// an upgrade completing meanwhile answers it 400; else a noop.
+			if hold == nil {
+				hold = time.After(upgradeHold)
+			}
 		case len(c.queue) > 0:
 			ps, c.queue = c.queue, nil
 		case c.closed:
 			ps = noop
 		}
 		c.mu.Unlock()
+		if upgraded {
+			httpError(w, http.StatusBadRequest, codeBadRequest)
+			return
+		}
 		if ps != nil {
 			w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 			_, _ = w.Write(encodePayload(ps))
@@ -336,11 +347,19 @@ func (c *Conn) pollGET(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-c.wake:
 		case <-c.done:
+		case <-hold:
+			w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+			_, _ = w.Write(encodePayload(noop))
+			return
 		case <-r.Context().Done():
 			return
 		}
 	}
 }
+
+// upgradeHold is how long a polling GET waits during an upgrade before it
+// is answered with a noop.
+const upgradeHold = 100 * time.Millisecond
 
 // pollPOST delivers the packets of a polling POST and answers "ok".
 func (c *Conn) pollPOST(w http.ResponseWriter, r *http.Request, maxPayload int64) {
@@ -393,12 +412,21 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 		c.probing = true
 	}
 	c.mu.Unlock()
-	if busy || r.Method != http.MethodGet || !websocket.IsWebSocketUpgrade(r) {
+	if r.Method != http.MethodGet || !websocket.IsWebSocketUpgrade(r) {
 		httpError(w, http.StatusBadRequest, codeBadRequest)
 		if !busy {
 			c.mu.Lock()
 			c.probing = false
 			c.mu.Unlock()
+		}
+		return
+	}
+	if busy {
+		// Accept, then close at once: WebSocket clients take a refused
+		// handshake as an error, and a close as the answer.
+		if ws, err := s.upgrader.Upgrade(w, r, nil); err == nil {
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "session already upgraded"), time.Now().Add(time.Second))
+			ws.Close()
 		}
 		return
 	}
