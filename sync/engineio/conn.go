@@ -448,3 +448,10 @@ func writeWS(ws *websocket.Conn, p packet, deadline time.Time) bool {
 	}
 	return w.Close() == nil
 }
+
+// Buffered returns how many packets wait for the transport to take them.
+func (c *Conn) Buffered() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}

@@ -26,11 +26,9 @@ func BenchmarkEncodeEvent(b *testing.B) {
 	arg := map[string]any{"room": "lounge", "entryId": "e42", "trackId": "ab12", "version": 7, "startAt": 1795000000000.25}
 	b.ReportAllocs()
 	for b.Loop() {
-		data, err := encodeArgs("changeTrack", []any{arg})
-		if err != nil {
+		if _, err := encodePacket(PacketEvent, "/", 0, false, "changeTrack", []any{arg}); err != nil {
 			b.Fatal(err)
 		}
-		_ = Packet{Type: PacketEvent, Namespace: "/", Data: data}.Encode()
 	}
 }
 

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,11 +9,15 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"tandem/sync/engineio"
 )
+
+// DefaultBufferSize is how many emits a Client keeps while disconnected.
+const DefaultBufferSize = 100
 
 // ClientOptions configure a Client.
 type ClientOptions struct {
@@ -20,7 +25,9 @@ type ClientOptions struct {
 	Path      string // default "/socket.io/"
 	Header    http.Header
 	// Auth returns the CONNECT payload; it is called before every attempt,
-	// so it can return a fresh token. nil sends no payload.
+	// so it can return a fresh token. nil sends no payload. When the
+	// server offers connection state recovery, the client adds "pid" and
+	// "offset" to it by itself.
 	Auth   func() any
 	Logger *slog.Logger
 	// Reconnection: after a lost connection the client waits
@@ -30,35 +37,62 @@ type ClientOptions struct {
 	ReconnectDelay    time.Duration // default 1 s
 	ReconnectDelayMax time.Duration // default 5 s
 	Jitter            float64       // default 0.5
+	// BufferSize bounds the emits kept while the client is not connected
+	// (before the first connection and between reconnections); they are
+	// sent in order as soon as it connects again, before the OnConnect
+	// functions run. 0 means DefaultBufferSize; a negative size turns
+	// buffering off, and Emit then fails with ErrNotConnected.
+	BufferSize int
 }
 
-// ErrNotConnected is returned by Emit while the client has no connection.
+// ErrNotConnected is returned by Emit while the client has no connection
+// and buffering is off.
 var ErrNotConnected = errors.New("socketio: not connected")
 
-// ErrClientClosed is returned after Close.
+// ErrBufferFull is returned by Emit while the client has no connection and
+// its buffer is full.
+var ErrBufferFull = errors.New("socketio: not connected and send buffer full")
+
+// ErrClientClosed is returned after Close, and after a refused connection
+// stopped the client.
 var ErrClientClosed = errors.New("socketio: client closed")
 
-// Client is a Socket.IO client of one namespace. Event handlers run on the
-// connection's reader goroutine, one at a time, in arrival order; they must
-// not block.
+// Client is a Socket.IO client of one namespace. Event handlers run where
+// the connection delivers its messages, one at a time, in arrival order;
+// they must not block.
 type Client struct {
 	url  string
 	opts ClientOptions
 	log  *slog.Logger
+	acks *ackTable
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
 	exited chan struct{} // closed when the run loop exits
 
+	writeMu sync.Mutex // keeps each packet's messages together
+
 	mu           sync.Mutex // guards the following
 	handlers     map[string]EventHandler
+	anyHandler   func(event string, args []json.RawMessage, ack AckFunc)
 	onConnect    []func()
 	onDisconnect []func(reason string)
 	onError      []func(error)
-	conn         *engineio.Conn // current connection, nil when none
+	live         *engineio.Conn // the connection once CONNECT succeeded, else nil
 	sid          string
-	acks         *ackTable
+	pid          string // private session id, when the server offers recovery
+	offset       string // the last offset received
+	recovered    bool
+	buffer       []buffered
 	started      bool
+	stopped      bool // the run loop has ended or will not run
+}
+
+// buffered is an emit made while disconnected.
+type buffered struct {
+	p     EncodedPacket
+	id    uint64
+	hasID bool
 }
 
 // NewClient returns a client for the hub at url. It does not connect until
@@ -76,6 +110,9 @@ func NewClient(url string, opts ClientOptions) *Client {
 	if opts.Jitter <= 0 || opts.Jitter > 1 {
 		opts.Jitter = 0.5
 	}
+	if opts.BufferSize == 0 {
+		opts.BufferSize = DefaultBufferSize
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -84,7 +121,7 @@ func NewClient(url string, opts ClientOptions) *Client {
 	return &Client{
 		url: url, opts: opts, log: log.With("hub", url, "nsp", opts.Namespace),
 		ctx: ctx, cancel: cancel, exited: make(chan struct{}),
-		handlers: map[string]EventHandler{}, acks: newAckTable(),
+		handlers: map[string]EventHandler{}, acks: newAckTable(nil),
 	}
 }
 
@@ -95,7 +132,16 @@ func (c *Client) On(event string, h EventHandler) {
 	c.handlers[event] = h
 }
 
-// OnConnect adds a function called after every successful (re)connection.
+// OnAny sets the catch-all handler, for events that have no handler of
+// their own.
+func (c *Client) OnAny(h func(event string, args []json.RawMessage, ack AckFunc)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.anyHandler = h
+}
+
+// OnConnect adds a function called after every successful (re)connection,
+// on the client's run loop; it may block, for example on EmitWithAck.
 func (c *Client) OnConnect(fn func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -123,9 +169,9 @@ func (c *Client) OnError(fn func(error)) {
 // ends first, Connect returns its error but the client keeps trying.
 func (c *Client) Connect(ctx context.Context) error {
 	c.mu.Lock()
-	if c.started {
+	if c.started || c.stopped {
 		c.mu.Unlock()
-		return errors.New("socketio: Connect called twice")
+		return errors.New("socketio: Connect called twice or after Close")
 	}
 	c.started = true
 	c.mu.Unlock()
@@ -143,7 +189,7 @@ func (c *Client) Connect(ctx context.Context) error {
 func (c *Client) Connected() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sid != ""
+	return c.live != nil
 }
 
 // ID returns the socket id of the current connection, or "".
@@ -153,63 +199,120 @@ func (c *Client) ID() string {
 	return c.sid
 }
 
+// Recovered reports whether the current connection recovered the previous
+// one's session (see RecoveryOptions): same socket id and rooms, and the
+// missed broadcasts arrive right after the connection.
+func (c *Client) Recovered() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.recovered
+}
+
 // Close stops the client, closes its connection and waits for its
-// goroutines to exit.
+// goroutines to exit, so it must not be called from an event handler.
+// Buffered emits are dropped, and acks still awaited fail with
+// ErrClientClosed.
 func (c *Client) Close() error {
 	c.cancel()
 	c.mu.Lock()
-	started, conn := c.started, c.conn
+	started, conn := c.started, c.live
+	if !started {
+		c.stopped = true
+		c.buffer = nil
+	}
 	c.mu.Unlock()
 	if conn != nil {
-		_ = conn.Send(Packet{Type: PacketDisconnect, Namespace: c.opts.Namespace}.Encode(), false)
+		_ = c.write(conn, EncodedPacket{Text: Packet{Type: PacketDisconnect, Namespace: c.opts.Namespace}.Encode()})
 		conn.Close()
 	}
 	if started {
 		<-c.exited
+	} else {
+		c.acks.failAll(ErrClientClosed)
 	}
 	return nil
 }
 
-// Emit sends an event. It fails with ErrNotConnected while disconnected;
-// nothing is buffered.
+// Emit sends an event; []byte arguments become binary attachments. While
+// disconnected the event is buffered (see ClientOptions.BufferSize).
 func (c *Client) Emit(event string, args ...any) error {
-	data, err := encodeArgs(event, args)
+	p, err := encodePacket(PacketEvent, c.opts.Namespace, 0, false, event, args)
 	if err != nil {
 		return err
 	}
-	return c.send(Packet{Type: PacketEvent, Namespace: c.opts.Namespace, Data: data})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sendLocked(p, 0, false)
 }
 
-// EmitWithAck sends an event and waits for the server's ack, the end of ctx
-// or the loss of the connection.
+// EmitWithAck sends an event and waits for the server's ack or the end of
+// ctx (give it a deadline to time out). While disconnected the event is
+// buffered and the wait goes on across the reconnection; once sent, the
+// loss of the connection fails it with ErrDisconnected.
 func (c *Client) EmitWithAck(ctx context.Context, event string, args ...any) ([]json.RawMessage, error) {
-	data, err := encodeArgs(event, args)
+	id, ch := c.acks.register(nil)
+	p, err := encodePacket(PacketEvent, c.opts.Namespace, id, true, event, args)
+	if err == nil {
+		c.mu.Lock()
+		err = c.sendLocked(p, id, true)
+		c.mu.Unlock()
+	}
 	if err != nil {
+		c.acks.cancel(id)
 		return nil, err
 	}
-	c.mu.Lock()
-	conn := c.conn
-	c.mu.Unlock()
-	if conn == nil {
-		return nil, ErrNotConnected
+	args2, err := c.acks.wait(ctx, id, ch)
+	if err != nil && ctx.Err() != nil {
+		c.mu.Lock()
+		c.buffer = slices.DeleteFunc(c.buffer, func(b buffered) bool { return b.hasID && b.id == id })
+		c.mu.Unlock()
 	}
-	id, ch := c.acks.register()
-	if err := conn.Send(Packet{Type: PacketEvent, Namespace: c.opts.Namespace, ID: id, HasID: true, Data: data}.Encode(), false); err != nil {
-		c.acks.cancel(id)
-		return nil, fmt.Errorf("socketio: emit %s: %w", event, err)
-	}
-	return waitAck(ctx, c.acks, id, ch, conn.Done())
+	return args2, err
 }
 
-func (c *Client) send(p Packet) error {
-	c.mu.Lock()
-	conn, sid := c.conn, c.sid
-	c.mu.Unlock()
-	if conn == nil || sid == "" {
+// sendLocked sends p on the live connection, or buffers it. c.mu must be
+// held.
+func (c *Client) sendLocked(p EncodedPacket, id uint64, hasID bool) error {
+	if c.live != nil {
+		if hasID {
+			c.acks.retag(id, c.live)
+		}
+		err := c.write(c.live, p)
+		if err == nil {
+			return nil
+		}
+		if c.opts.BufferSize < 0 {
+			return fmt.Errorf("socketio: send: %w", err)
+		}
+		// The connection is going; keep the packet for the next one.
+		if hasID {
+			c.acks.retag(id, nil)
+		}
+	}
+	if c.stopped || c.ctx.Err() != nil {
+		return ErrClientClosed
+	}
+	if c.opts.BufferSize < 0 {
 		return ErrNotConnected
 	}
-	if err := conn.Send(p.Encode(), false); err != nil {
-		return fmt.Errorf("socketio: send: %w", err)
+	if len(c.buffer) >= c.opts.BufferSize {
+		return ErrBufferFull
+	}
+	c.buffer = append(c.buffer, buffered{p: p, id: id, hasID: hasID})
+	return nil
+}
+
+// write queues a packet's messages on conn, together.
+func (c *Client) write(conn *engineio.Conn, p EncodedPacket) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if err := conn.Send(p.Text, false); err != nil {
+		return err
+	}
+	for _, b := range p.Attachments {
+		if err := conn.Send(b, true); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -218,6 +321,13 @@ func (c *Client) send(p Packet) error {
 // backoff, until Close or a refused connection.
 func (c *Client) run(first chan<- error) {
 	defer close(c.exited)
+	defer func() {
+		c.mu.Lock()
+		c.stopped = true
+		c.buffer = nil
+		c.mu.Unlock()
+		c.acks.failAll(ErrClientClosed)
+	}()
 	reported := false
 	report := func(err error) {
 		if !reported {
@@ -281,6 +391,52 @@ func (c *Client) emitError(err error) {
 	}
 }
 
+// connectPayload returns the CONNECT auth: the user's, plus the session to
+// recover when there is one.
+func (c *Client) connectPayload() (json.RawMessage, *ConnectError) {
+	var auth json.RawMessage
+	if c.opts.Auth != nil {
+		if v := c.opts.Auth(); v != nil {
+			var err error
+			if auth, err = marshal(v); err != nil || jsonKind(auth) != '{' {
+				return nil, &ConnectError{Message: fmt.Sprintf("auth payload must encode to a JSON object (err: %v)", err)}
+			}
+		}
+	}
+	c.mu.Lock()
+	pid, offset := c.pid, c.offset
+	c.mu.Unlock()
+	if pid == "" {
+		return auth, nil
+	}
+	return withRecovery(auth, pid, offset), nil
+}
+
+// withRecovery adds "pid" and, when known, "offset" to a JSON object (nil
+// for none). Keys of auth come later, so they win, as in the reference
+// client.
+func withRecovery(auth json.RawMessage, pid, offset string) json.RawMessage {
+	var b bytes.Buffer
+	b.WriteString(`{"pid":`)
+	v, _ := marshal(pid) // cannot fail: a string
+	b.Write(v)
+	if offset != "" {
+		b.WriteString(`,"offset":`)
+		v, _ = marshal(offset)
+		b.Write(v)
+	}
+	inner := bytes.TrimSpace(auth)
+	if len(inner) >= 2 {
+		inner = bytes.TrimSpace(inner[1 : len(inner)-1])
+	}
+	if len(inner) > 0 {
+		b.WriteByte(',')
+		b.Write(inner)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
 // once makes one connection and serves it until it ends. It returns a
 // *ConnectError if the server refused the namespace.
 func (c *Client) once(onConnected func()) (refused *ConnectError, err error) {
@@ -294,26 +450,19 @@ func (c *Client) once(onConnected func()) (refused *ConnectError, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var auth json.RawMessage
-	if c.opts.Auth != nil {
-		if v := c.opts.Auth(); v == nil {
-			auth = nil
-		} else if auth, err = marshal(v); err != nil || jsonKind(auth) != '{' {
-			conn.Close()
-			conn.Wait()
-			// Retrying cannot help: stop as if refused.
-			return &ConnectError{Message: fmt.Sprintf("auth payload must encode to a JSON object (err: %v)", err)}, nil
-		}
+	auth, bad := c.connectPayload()
+	if bad != nil {
+		conn.Close()
+		conn.Wait()
+		return bad, nil // retrying cannot help: stop as if refused
 	}
-	c.mu.Lock()
-	c.conn = conn
-	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		c.conn, c.sid = nil, ""
+		c.live, c.sid = nil, ""
 		c.mu.Unlock()
+		c.acks.fail(func(tag any) bool { return tag == any(conn) }, ErrDisconnected)
 	}()
-	_ = conn.Send(Packet{Type: PacketConnect, Namespace: c.opts.Namespace, Data: auth}.Encode(), false)
+	_ = c.write(conn, EncodedPacket{Text: Packet{Type: PacketConnect, Namespace: c.opts.Namespace, Data: auth}.Encode()})
 	select {
 	case err := <-h.result:
 		if err != nil {
@@ -333,10 +482,19 @@ func (c *Client) once(onConnected func()) (refused *ConnectError, err error) {
 		conn.Wait()
 		return nil, fmt.Errorf("socketio: connection closed before CONNECT: %s", reason)
 	}
-	onConnected()
 	c.mu.Lock()
+	c.live = conn
+	buf := c.buffer
+	c.buffer = nil
+	for _, b := range buf {
+		if b.hasID {
+			c.acks.retag(b.id, conn)
+		}
+		_ = c.write(conn, b.p) // a failure shows as the connection's end
+	}
 	fns := c.onConnect
 	c.mu.Unlock()
+	onConnected()
 	for _, fn := range fns {
 		fn()
 	}
@@ -349,6 +507,7 @@ func (c *Client) once(onConnected func()) (refused *ConnectError, err error) {
 	}
 	conn.Wait()
 	c.mu.Lock()
+	c.live, c.sid = nil, ""
 	dfns := c.onDisconnect
 	c.mu.Unlock()
 	for _, fn := range dfns {
@@ -360,10 +519,11 @@ func (c *Client) once(onConnected func()) (refused *ConnectError, err error) {
 	return nil, nil
 }
 
-// clientHandler receives one connection's packets.
+// clientHandler receives one connection's packets, one at a time.
 type clientHandler struct {
 	c      *Client
 	conn   *engineio.Conn
+	dec    reassembler
 	result chan error  // the CONNECT or CONNECT_ERROR outcome
 	closed chan string // the close reason
 	kicked bool        // the server sent DISCONNECT; written before closed
@@ -371,24 +531,20 @@ type clientHandler struct {
 
 func (h *clientHandler) OnMessage(data []byte, binary bool) {
 	c := h.c
-	if binary {
-		c.log.Info("socketio: binary attachments are not supported yet; closing")
-		h.conn.Close()
-		return
-	}
-	p, err := Decode(data)
+	p, ok, err := h.dec.add(data, binary)
 	if err != nil {
 		c.log.Info("socketio: closing on bad packet", "err", err)
 		h.conn.Close()
 		return
 	}
-	if p.Namespace != c.opts.Namespace {
+	if !ok || p.Namespace != c.opts.Namespace {
 		return
 	}
 	switch p.Type {
 	case PacketConnect:
 		var v struct {
 			SID string `json:"sid"`
+			PID string `json:"pid"`
 		}
 		if err := json.Unmarshal(p.Data, &v); err != nil || v.SID == "" {
 			h.settle(fmt.Errorf("socketio: CONNECT without sid"))
@@ -396,6 +552,11 @@ func (h *clientHandler) OnMessage(data []byte, binary bool) {
 		}
 		c.mu.Lock()
 		c.sid = v.SID
+		c.recovered = v.PID != "" && v.PID == c.pid
+		if !c.recovered {
+			c.offset = ""
+		}
+		c.pid = v.PID
 		c.mu.Unlock()
 		h.settle(nil)
 	case PacketConnectError:
@@ -417,28 +578,53 @@ func (h *clientHandler) OnMessage(data []byte, binary bool) {
 	case PacketDisconnect:
 		h.kicked = true
 		h.conn.Close()
-	case PacketEvent:
+	case PacketEvent, PacketBinaryEvent:
 		name, args, err := splitEvent(p.Data)
+		if err == nil && reservedEvent(name) {
+			err = fmt.Errorf("%w: reserved event name %q", ErrParse, name)
+		}
 		if err != nil {
 			c.log.Info("socketio: closing on bad event", "err", err)
 			h.conn.Close()
 			return
 		}
 		c.mu.Lock()
-		fn := c.handlers[name]
+		fn, anyFn := c.handlers[name], c.anyHandler
 		c.mu.Unlock()
 		var ack AckFunc
 		if p.HasID {
-			ack = newAck(p, func(q Packet) error { return h.conn.Send(q.Encode(), false) })
+			ack = newAck(p, func(q EncodedPacket) error { return c.write(h.conn, q) })
 		}
-		if fn != nil {
+		switch {
+		case fn != nil:
 			fn(args, ack)
+		case anyFn != nil:
+			anyFn(name, args, ack)
 		}
-	case PacketAck:
-		var args []json.RawMessage
-		if err := json.Unmarshal(p.Data, &args); err == nil {
+		h.noteOffset(args)
+	case PacketAck, PacketBinaryAck:
+		if args, err := splitArray(p.Data); err == nil {
 			c.acks.resolve(p.ID, args)
 		}
+	}
+}
+
+// noteOffset keeps the offset a recovery-enabled server appends to
+// broadcasts: the last argument, when it is a string, as the reference
+// client does.
+func (h *clientHandler) noteOffset(args []json.RawMessage) {
+	if len(args) == 0 || jsonKind(args[len(args)-1]) != '"' {
+		return
+	}
+	c := h.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pid == "" {
+		return
+	}
+	var o string
+	if json.Unmarshal(args[len(args)-1], &o) == nil {
+		c.offset = o
 	}
 }
 

@@ -1,13 +1,29 @@
 // Package socketio implements Socket.IO protocol version 5 on top of
-// package engineio: the packet codec, a server with namespaces, middleware,
-// rooms and acknowledgements, and a client with reconnection.
+// package engineio: the packet codec with binary attachments, a server with
+// namespaces (static and dynamic), middleware, rooms, broadcasts, acks,
+// connection state recovery and a pluggable Adapter, and a client with
+// reconnection, recovery and a bounded buffer of emits made while
+// disconnected.
 //
-// Event arguments travel as json.RawMessage: the server passes them through
-// byte for byte, with no HTML escaping and no re-ordering of keys.
+// # Arguments
 //
-// This first cut does not yet carry binary attachments (BINARY_EVENT and
-// BINARY_ACK are refused), connection state recovery or custom adapters;
-// docs/PROTOCOL.md lists what is missing.
+// Event and ack arguments travel as json.RawMessage: the server passes them
+// through byte for byte, with no HTML escaping and no re-ordering of keys.
+//
+// # Binary attachments
+//
+// A []byte argument of Emit, EmitWithAck or an AckFunc, and a Bytes value
+// anywhere inside an argument, is sent as a binary attachment
+// (BINARY_EVENT or BINARY_ACK with a {"_placeholder":true,"num":N} in its
+// place), at most MaxAttachments per packet. A received attachment reaches
+// handlers as an inline placeholder that carries its bytes,
+//
+//	{"_placeholder":true,"num":0,"data":"<base64>"}
+//
+// which Binary decodes, which unmarshals into a Bytes, and which is sent as
+// a binary attachment again when the argument is emitted again, so relaying
+// arguments keeps binaries binary. Arguments without attachments are not
+// touched.
 package socketio
 
 import (
@@ -32,6 +48,8 @@ const (
 	PacketBinaryAck
 )
 
+// String returns the type's name in the protocol's spelling, such as
+// "BINARY_EVENT".
 func (t PacketType) String() string {
 	switch t {
 	case PacketConnect:
@@ -52,24 +70,32 @@ func (t PacketType) String() string {
 	return "PacketType(" + strconv.Itoa(int(t)) + ")"
 }
 
+// binary reports whether packets of type t carry attachments.
+func (t PacketType) binary() bool { return t == PacketBinaryEvent || t == PacketBinaryAck }
+
 // Packet is one decoded Socket.IO packet.
 type Packet struct {
 	Type        PacketType
 	Namespace   string // "/" when absent on the wire
 	ID          uint64 // ack id, meaningful when HasID
 	HasID       bool
-	Attachments int // binary packets only
+	Attachments int // binary packets only: how many binary messages follow
 	Data        json.RawMessage
 }
 
 // ErrParse is wrapped by every decoding error.
 var ErrParse = errors.New("socketio: malformed packet")
 
+// MaxAttachments is the most binary attachments one packet may carry, as in
+// the reference parser. A peer that announces more is disconnected.
+const MaxAttachments = 10
+
 // maxAckID bounds ack ids, as the reference parser does (a JS safe integer).
 const maxAckID = 1<<53 - 1
 
 // Decode parses a text packet. It checks the framing and that Data is
-// valid JSON of the kind the packet type requires.
+// valid JSON of the kind the packet type requires. Binary packets are
+// returned with their placeholders; see the reassembly in binary.go.
 func Decode(b []byte) (Packet, error) {
 	var p Packet
 	if len(b) == 0 {
@@ -80,14 +106,20 @@ func Decode(b []byte) (Packet, error) {
 	}
 	p.Type = PacketType(b[0] - '0')
 	i := 1
-	if p.Type == PacketBinaryEvent || p.Type == PacketBinaryAck {
+	if p.Type.binary() {
 		j := bytes.IndexByte(b[i:], '-')
-		if j <= 0 {
+		if j <= 0 || j > 3 {
 			return p, fmt.Errorf("%w: binary packet without attachment count", ErrParse)
 		}
-		n, err := strconv.Atoi(string(b[i : i+j]))
-		if err != nil || n < 0 {
-			return p, fmt.Errorf("%w: bad attachment count", ErrParse)
+		n := 0
+		for _, c := range b[i : i+j] {
+			if c < '0' || c > '9' {
+				return p, fmt.Errorf("%w: bad attachment count", ErrParse)
+			}
+			n = n*10 + int(c-'0')
+		}
+		if n < 1 || n > MaxAttachments {
+			return p, fmt.Errorf("%w: %d attachments (1 to %d allowed)", ErrParse, n, MaxAttachments)
 		}
 		p.Attachments = n
 		i += j + 1
@@ -172,7 +204,7 @@ func jsonKind(b []byte) byte {
 func (p Packet) Encode() []byte {
 	b := make([]byte, 0, 16+len(p.Namespace)+len(p.Data))
 	b = append(b, byte('0'+p.Type))
-	if p.Type == PacketBinaryEvent || p.Type == PacketBinaryAck {
+	if p.Type.binary() {
 		b = strconv.AppendInt(b, int64(p.Attachments), 10)
 		b = append(b, '-')
 	}
@@ -186,7 +218,7 @@ func (p Packet) Encode() []byte {
 	return append(b, p.Data...)
 }
 
-// reservedEvents may not be emitted by peers.
+// reservedEvent reports names that peers may not emit.
 func reservedEvent(name string) bool {
 	switch name {
 	case "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener":
@@ -196,11 +228,11 @@ func reservedEvent(name string) bool {
 }
 
 // splitEvent splits an EVENT payload into its name and arguments. The
-// arguments are sub-slices of data, byte for byte.
+// arguments are the sent bytes, copied.
 func splitEvent(data json.RawMessage) (string, []json.RawMessage, error) {
-	var arr []json.RawMessage
-	if err := json.Unmarshal(data, &arr); err != nil {
-		return "", nil, fmt.Errorf("%w: %v", ErrParse, err)
+	arr, err := splitArray(data)
+	if err != nil {
+		return "", nil, err
 	}
 	if len(arr) == 0 {
 		return "", nil, fmt.Errorf("%w: EVENT without a name", ErrParse)
@@ -215,17 +247,29 @@ func splitEvent(data json.RawMessage) (string, []json.RawMessage, error) {
 	return name, arr[1:], nil
 }
 
-// encodeArgs encodes a JSON array of name (when not empty) and args.
-// json.RawMessage and []byte-free values pass through unchanged; other
-// values are marshalled without HTML escaping.
-func encodeArgs(name string, args []any) (json.RawMessage, error) {
+// splitArray splits a JSON array into its elements, byte for byte.
+func splitArray(data json.RawMessage) ([]json.RawMessage, error) {
+	var arr []json.RawMessage
+	if err := json.Unmarshal(data, &arr); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrParse, err)
+	}
+	return arr, nil
+}
+
+// encodeArgs encodes a JSON array of name (when not empty) and args, and
+// the binary attachments it refers to. json.RawMessage values pass through
+// unchanged, []byte values become attachments, other values are marshalled
+// without HTML escaping; then inline placeholders (see Bytes) anywhere in
+// the array become attachments.
+func encodeArgs(name string, args []any) (json.RawMessage, [][]byte, error) {
 	var buf bytes.Buffer
+	var bins [][]byte
 	buf.WriteByte('[')
 	first := true
 	if name != "" {
 		b, err := marshal(name)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		buf.Write(b)
 		first = false
@@ -235,14 +279,31 @@ func encodeArgs(name string, args []any) (json.RawMessage, error) {
 			buf.WriteByte(',')
 		}
 		first = false
+		if bin, ok := a.([]byte); ok {
+			buf.WriteString(`{"_placeholder":true,"num":`)
+			buf.WriteString(strconv.Itoa(len(bins)))
+			buf.WriteByte('}')
+			bins = append(bins, bin)
+			continue
+		}
 		b, err := marshal(a)
 		if err != nil {
-			return nil, fmt.Errorf("socketio: argument %d: %w", i, err)
+			return nil, nil, fmt.Errorf("socketio: argument %d: %w", i, err)
 		}
 		buf.Write(b)
 	}
 	buf.WriteByte(']')
-	return buf.Bytes(), nil
+	data := buf.Bytes()
+	if bytes.Contains(data, []byte(`"_placeholder"`)) {
+		var err error
+		if data, bins, err = extractAttachments(data, bins); err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(bins) > MaxAttachments {
+		return nil, nil, fmt.Errorf("socketio: %d binary attachments, at most %d allowed", len(bins), MaxAttachments)
+	}
+	return data, bins, nil
 }
 
 func marshal(v any) ([]byte, error) {
@@ -260,3 +321,50 @@ func marshal(v any) ([]byte, error) {
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
+
+// EncodedPacket is a packet in wire form: a text message and the binary
+// attachments that follow it. A broadcast is encoded once and the same
+// EncodedPacket goes to every recipient; it must not be modified.
+type EncodedPacket struct {
+	Text        []byte   // the Socket.IO packet, without the Engine.IO message type
+	Attachments [][]byte // sent as binary messages right after Text, in order
+}
+
+// encodePacket encodes an EVENT or ACK with its args, turning it into its
+// binary variant when there are attachments.
+func encodePacket(t PacketType, nsp string, id uint64, hasID bool, name string, args []any) (EncodedPacket, error) {
+	data, bins, err := encodeArgs(name, args)
+	if err != nil {
+		return EncodedPacket{}, err
+	}
+	p := Packet{Type: t, Namespace: nsp, ID: id, HasID: hasID, Data: data}
+	if len(bins) > 0 {
+		p.Attachments = len(bins)
+		if t == PacketEvent {
+			p.Type = PacketBinaryEvent
+		} else {
+			p.Type = PacketBinaryAck
+		}
+	}
+	return EncodedPacket{Text: p.Encode(), Attachments: bins}, nil
+}
+
+// WithOffset returns a copy of an EVENT or BINARY_EVENT packet with offset
+// appended as the event's last argument, the way connection state recovery
+// marks broadcasts. It returns p unchanged if p is not an event.
+func (p EncodedPacket) WithOffset(offset string) EncodedPacket {
+	n := len(p.Text)
+	if n < 2 || p.Text[n-1] != ']' || (p.Text[0] != '0'+byte(PacketEvent) && p.Text[0] != '0'+byte(PacketBinaryEvent)) {
+		return p
+	}
+	o, _ := marshal(offset) // cannot fail: a string
+	text := make([]byte, 0, n+len(o)+1)
+	text = append(text, p.Text[:n-1]...)
+	text = append(text, ',')
+	text = append(text, o...)
+	text = append(text, ']')
+	return EncodedPacket{Text: text, Attachments: p.Attachments}
+}
+
+// frames returns the number of Engine.IO messages p takes.
+func (p EncodedPacket) frames() int { return 1 + len(p.Attachments) }

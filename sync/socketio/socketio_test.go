@@ -27,6 +27,17 @@ func newServer(t *testing.T, setup func(*Server)) (*Server, *httptest.Server) {
 	return s, ts
 }
 
+// newHTTPServer serves s until the test ends.
+func newHTTPServer(t *testing.T, s *Server) *httptest.Server {
+	t.Helper()
+	ts := httptest.NewServer(s)
+	t.Cleanup(func() {
+		s.Close()
+		ts.Close()
+	})
+	return ts
+}
+
 func newClient(t *testing.T, url string, opts ClientOptions) *Client {
 	t.Helper()
 	c := NewClient(url, opts)
