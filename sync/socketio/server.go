@@ -35,7 +35,7 @@ type Options struct {
 	ConnectTimeout time.Duration // default 45 s
 	Logger         *slog.Logger
 	// Recovery turns connection state recovery on when not nil; see
-	// RecoveryOptions and RECOVERY.md.
+	// RecoveryOptions and docs/PROTOCOL.md ("Connection state recovery").
 	Recovery *RecoveryOptions
 	// Adapter makes each namespace's adapter; nil means NewMemoryAdapter.
 	Adapter func(AdapterConfig) Adapter
@@ -58,7 +58,7 @@ type Options struct {
 // {"pid": ..., "offset": <last offset it received>} in its CONNECT auth
 // gets its socket id, rooms and Set values back, and the broadcasts it
 // missed are sent again, in order, right after CONNECT. The Go Client does
-// this by itself. What cannot be recovered is listed in RECOVERY.md.
+// this by itself. What cannot be recovered is listed in docs/PROTOCOL.md ("Connection state recovery").
 type RecoveryOptions struct {
 	MaxDisconnectionDuration time.Duration // default 2 min
 	// SkipMiddlewares lets a recovered socket in without running the
