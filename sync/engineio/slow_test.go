@@ -2,8 +2,8 @@ package engineio
 
 import (
 	"net"
-	"sync/atomic"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 

@@ -58,7 +58,8 @@ type Options struct {
 // {"pid": ..., "offset": <last offset it received>} in its CONNECT auth
 // gets its socket id, rooms and Set values back, and the broadcasts it
 // missed are sent again, in order, right after CONNECT. The Go Client does
-// this by itself. What cannot be recovered is listed in docs/PROTOCOL.md ("Connection state recovery").
+// this by itself. What cannot be recovered is listed in docs/PROTOCOL.md,
+// under "Connection state recovery".
 type RecoveryOptions struct {
 	MaxDisconnectionDuration time.Duration // default 2 min
 	// SkipMiddlewares lets a recovered socket in without running the
