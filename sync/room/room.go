@@ -75,6 +75,9 @@ func New(opts Options, h Handlers) *Client {
 		Logger:            log,
 		ReconnectDelay:    opts.ReconnectDelay,
 		ReconnectDelayMax: opts.ReconnectDelayMax,
+		// A command made while disconnected fails at once rather than
+		// playing late: the timeline has moved on.
+		BufferSize: -1,
 	})
 	c.io.On(protocol.EventChangeTrack, c.onChangeTrack)
 	c.io.On(protocol.EventPlayback, c.onPlayback)

@@ -23,7 +23,11 @@ const DefaultBufferSize = 100
 type ClientOptions struct {
 	Namespace string // default "/"
 	Path      string // default "/socket.io/"
-	Header    http.Header
+	// Transports lists the Engine.IO transports in order of use, e.g.
+	// {"polling", "websocket"} to start on polling and upgrade; default
+	// websocket only.
+	Transports []string
+	Header     http.Header
 	// Auth returns the CONNECT payload; it is called before every attempt,
 	// so it can return a fresh token. nil sends no payload. When the
 	// server offers connection state recovery, the client adds "pid" and
@@ -443,7 +447,7 @@ func (c *Client) once(onConnected func()) (refused *ConnectError, err error) {
 	ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
 	defer cancel()
 	h := &clientHandler{c: c, result: make(chan error, 1), closed: make(chan string, 1)}
-	conn, err := engineio.Dial(ctx, c.url, engineio.DialOptions{Path: c.opts.Path, Header: c.opts.Header, Logger: c.log}, func(conn *engineio.Conn) engineio.Handler {
+	conn, err := engineio.Dial(ctx, c.url, engineio.DialOptions{Path: c.opts.Path, Header: c.opts.Header, Logger: c.log, Transports: c.opts.Transports}, func(conn *engineio.Conn) engineio.Handler {
 		h.conn = conn
 		return h
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -340,5 +341,27 @@ func TestAuthMustBeAnObject(t *testing.T) {
 	var ce *ConnectError
 	if err := c.Connect(ctx(t)); !errors.As(err, &ce) || !strings.Contains(ce.Message, "JSON object") {
 		t.Fatalf("Connect = %v, want a refusal naming the JSON object rule", err)
+	}
+}
+
+func TestClientOverEachTransport(t *testing.T) {
+	for _, transports := range [][]string{{"polling"}, {"polling", "websocket"}, {"websocket"}} {
+		t.Run(strings.Join(transports, "+"), func(t *testing.T) {
+			_, ts := newServer(t, authServer)
+			c := newClient(t, ts.URL, ClientOptions{Transports: transports, Auth: func() any { return map[string]string{"token": "good"} }})
+			if err := c.Connect(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 20 {
+				got, err := c.EmitWithAck(ctx(t), "echo", i, Bytes{byte(i), 0xff})
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, ok := Binary(got[1])
+				if len(got) != 2 || string(got[0]) != fmt.Sprint(i) || !ok || len(b) != 2 || b[0] != byte(i) {
+					t.Fatalf("echo %d = %s", i, got)
+				}
+			}
+		})
 	}
 }
