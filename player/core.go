@@ -72,6 +72,10 @@ type Core struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the bridge's command goroutines
 
+	// applyMu serialises the follower's changes to the audio engine, from
+	// hub events and from their timers. Taken before mu, never inside it.
+	applyMu sync.Mutex
+
 	mu        sync.Mutex // guards the following
 	playlists []protocol.Playlist
 	queue     []protocol.Entry
@@ -79,7 +83,8 @@ type Core struct {
 	members   []tandem.Member
 	connErr   string
 	lastErr   string
-	startTmr  *time.Timer // the follower's scheduled start
+	startTmr  *time.Timer // the follower's scheduled change
+	timerGen  uint64      // bumped whenever startTmr is replaced or cancelled
 	closed    bool
 }
 

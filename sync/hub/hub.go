@@ -102,7 +102,10 @@ func New(cfg Config) *Hub {
 	if h.lead <= 0 {
 		h.lead = DefaultLead
 	}
-	h.io = socketio.NewServer(socketio.Options{Engine: cfg.Engine, Logger: log})
+	// Connection state recovery: a member whose connection drops for less
+	// than two minutes comes back with its socket id and rooms, and gets
+	// the room events it missed.
+	h.io = socketio.NewServer(socketio.Options{Engine: cfg.Engine, Logger: log, Recovery: &socketio.RecoveryOptions{}})
 	nsp := h.io.Of("/")
 	nsp.Use(h.authenticate)
 	nsp.OnConnection(h.onConnection)
@@ -194,6 +197,9 @@ func (h *Hub) onConnection(s *socketio.Socket) {
 		h.log.Info("hub: disconnected", "user", user, "sid", s.ID(), "reason", reason)
 		h.dropMember(s)
 	})
+	if s.Recovered() {
+		h.restoreMember(s)
+	}
 }
 
 // wrap turns a command into an event handler: it decodes nothing itself,
@@ -384,6 +390,28 @@ func (h *Hub) leave(s *socketio.Socket, payload json.RawMessage) (any, error) {
 	lr.mu.Unlock()
 	h.emit(req.Room, protocol.EventPresence, protocol.Presence{Room: req.Room, Members: members})
 	return protocol.OK(), nil
+}
+
+// restoreMember puts a recovered socket back among the members of the
+// rooms it is in again, which dropMember removed it from.
+func (h *Hub) restoreMember(s *socketio.Socket) {
+	for _, key := range s.Rooms() {
+		name, ok := strings.CutPrefix(key, "room:")
+		if !ok {
+			continue
+		}
+		h.mu.Lock()
+		lr := h.rooms[name]
+		h.mu.Unlock()
+		if lr == nil {
+			continue
+		}
+		lr.mu.Lock()
+		lr.members[s.ID()] = userOf(s)
+		members := lr.membersLocked()
+		lr.mu.Unlock()
+		h.emit(name, protocol.EventPresence, protocol.Presence{Room: name, Members: members})
+	}
 }
 
 // dropMember removes a disconnected socket from every room it was in.
