@@ -76,7 +76,7 @@ bench: deps-build
 
 # Every fuzz target, as package:function. make test runs each briefly;
 # make fuzz runs each for FUZZTIME.
-FUZZ_TARGETS := ./sync/socketio:FuzzDecode ./sync/engineio:FuzzDecodePayload ./sync/engineio:FuzzDecodeOpen \
+FUZZ_TARGETS := ./sync/socketio:FuzzDecode ./sync/socketio:FuzzBinaryReassembly ./sync/engineio:FuzzDecodePayload ./sync/engineio:FuzzDecodeOpen \
 	./audio:FuzzReadTags ./audio:FuzzDecode ./store:FuzzValidateName
 FUZZTIME_SHORT ?= 5s
 FUZZTIME ?= 10m
