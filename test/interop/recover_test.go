@@ -8,13 +8,10 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"tandem"
-	"tandem/store"
 	"tandem/sync/protocol"
 	"tandem/sync/room"
 )
@@ -79,20 +76,8 @@ func (p *proxy) cut() {
 }
 
 func TestOfficialClientRecoversMissedBroadcast(t *testing.T) {
-	if _, err := os.Stat("node_modules/socket.io-client"); err != nil {
-		t.Fatalf("socket.io-client is not installed: run `make test` (%v)", err)
-	}
-	db, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	trackID := "ef" + strings.Repeat("2", 62)
-	if err := db.PutTrack(tandem.Track{ID: trackID, Title: "Missed", Artist: "Net", Format: "wav"}); err != nil {
-		t.Fatal(err)
-	}
-	nodeTok, _ := db.CreateToken("node")
-	goTok, _ := db.CreateToken("gopher")
+	f := newFixture(t)
+	db, trackID, nodeTok, goTok := f.db, f.trackID, f.nodeTok, f.goTok
 	hubAddr, stop := serveHub(t, db, "127.0.0.1:0")
 	defer stop()
 	p := &proxy{target: hubAddr}

@@ -49,20 +49,8 @@ func serveHub(t *testing.T, db *store.DB, addr string) (string, func()) {
 }
 
 func TestOfficialClientReconnectsAfterHubRestart(t *testing.T) {
-	if _, err := os.Stat("node_modules/socket.io-client"); err != nil {
-		t.Fatalf("socket.io-client is not installed: run `make test` (%v)", err)
-	}
-	db, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	trackID := "cd" + strings.Repeat("1", 62)
-	if err := db.PutTrack(tandem.Track{ID: trackID, Title: "Restart", Artist: "Hub", Format: "wav"}); err != nil {
-		t.Fatal(err)
-	}
-	nodeTok, _ := db.CreateToken("node")
-	goTok, _ := db.CreateToken("gopher")
+	f := newFixture(t)
+	db, trackID, nodeTok, goTok := f.db, f.trackID, f.nodeTok, f.goTok
 
 	addr, stop := serveHub(t, db, "127.0.0.1:0")
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
@@ -102,4 +90,35 @@ func TestOfficialClientReconnectsAfterHubRestart(t *testing.T) {
 	if err := json.Unmarshal(l.Payload, &ev); err != nil || l.Event != "changeTrack" || ev.TrackID != trackID {
 		t.Fatalf("line %+v, want the changeTrack after the restart", l)
 	}
+}
+
+// fixture is a hub store with one track and tokens for a node client and
+// a Go client.
+type fixture struct {
+	db             *store.DB
+	trackID        string
+	nodeTok, goTok string
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	if _, err := os.Stat("node_modules/socket.io-client"); err != nil {
+		t.Fatalf("socket.io-client is not installed: run `make test`, which runs npm ci in test/interop (%v)", err)
+	}
+	db, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	f := fixture{db: db, trackID: "ab" + strings.Repeat("0", 62)}
+	if err := db.PutTrack(tandem.Track{ID: f.trackID, Title: "Interop", Artist: "Node", Duration: time.Minute, Format: "wav"}); err != nil {
+		t.Fatal(err)
+	}
+	if f.nodeTok, err = db.CreateToken("node"); err != nil {
+		t.Fatal(err)
+	}
+	if f.goTok, err = db.CreateToken("gopher"); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
