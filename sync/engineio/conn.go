@@ -120,11 +120,12 @@ type Conn struct {
 	upgrading bool            // a probe succeeded: polling answers only noops
 	getBusy   bool            // a polling GET is waiting (server)
 	pongDue   time.Time       // when an unanswered ping times out (server); zero when none
+	pingDue   time.Time       // when the next ping is due (server)
+	beat      *time.Timer     // the heartbeat's timer
 	closed    bool
 	reason    string
 
 	wake      chan struct{} // cap 1: the queue has something, or the state changed
-	pong      chan struct{} // cap 1: a pong (server) or ping (client) arrived
 	done      chan struct{} // closed when the connection closes
 	closeOnce sync.Once
 	exited    sync.WaitGroup // the connection's goroutines
@@ -139,7 +140,6 @@ func newConn(id string, server bool, h handshake, log *slog.Logger) *Conn {
 		maxQueue:     defaultSendQueue,
 		log:          log.With("sid", id),
 		wake:         make(chan struct{}, 1),
-		pong:         make(chan struct{}, 1),
 		done:         make(chan struct{}),
 	}
 }
@@ -160,12 +160,18 @@ func (c *Conn) Transport() string {
 	return "polling"
 }
 
-// start sets the handler and runs the heartbeat, which also delivers the
-// close to the handler.
+// start sets the handler and arms the heartbeat.
 func (c *Conn) start(h Handler) {
 	c.handler = h
-	c.exited.Add(1)
-	go c.heartbeat(time.Now())
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.server {
+		c.pingDue = now.Add(c.pingInterval)
+		c.beat = time.AfterFunc(c.pingInterval, c.onBeat)
+	} else {
+		c.beat = time.AfterFunc(c.pingInterval+c.pingTimeout, c.onBeat)
+	}
 }
 
 // Send queues a message. It never blocks: when the peer is so slow that its
@@ -220,9 +226,20 @@ func (c *Conn) closeWith(reason string) {
 		c.mu.Lock()
 		c.closed = true
 		c.reason = reason
+		if c.beat != nil {
+			c.beat.Stop()
+		}
 		c.mu.Unlock()
 		close(c.done)
 		c.signal()
+		// Tell the handler, after any message being delivered.
+		c.exited.Add(1)
+		go func() {
+			defer c.exited.Done()
+			c.recvMu.Lock()
+			c.handler.OnClose(reason)
+			c.recvMu.Unlock()
+		}()
 	})
 }
 
@@ -253,14 +270,15 @@ func (c *Conn) receive(p packet) {
 		c.recvMu.Unlock()
 	case typePong:
 		if c.server {
-			c.mu.Lock()
-			c.pongDue = time.Time{}
-			c.mu.Unlock()
-			c.signalHeartbeat()
+			c.onPong()
 		}
 	case typePing:
 		if !c.server {
-			c.signalHeartbeat()
+			c.mu.Lock()
+			if c.beat != nil && !c.closed {
+				c.beat.Reset(c.pingInterval + c.pingTimeout)
+			}
+			c.mu.Unlock()
 			_ = c.enqueue(packet{typ: typePong, data: p.data})
 		}
 	case typeClose:
@@ -272,63 +290,42 @@ func (c *Conn) receive(p packet) {
 	}
 }
 
-func (c *Conn) signalHeartbeat() {
-	select {
-	case c.pong <- struct{}{}:
-	default:
+// The heartbeat runs on a timer, without a goroutine of its own. The server
+// sends a ping every pingInterval, from ping to ping, and closes the
+// connection when no pong follows within pingTimeout; the client closes it
+// when no ping arrives within pingInterval+pingTimeout. The schedule runs on
+// ideal times, so a late timer never moves a deadline, and the pong
+// deadline starts when the ping is queued, whether or not a transport is
+// ready to carry it.
+
+// onBeat runs when the heartbeat's timer fires.
+func (c *Conn) onBeat() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
 	}
+	if !c.server || !c.pongDue.IsZero() {
+		c.mu.Unlock()
+		c.closeWith(ReasonPingTimeout)
+		return
+	}
+	c.pongDue = c.pingDue.Add(c.pingTimeout)
+	c.beat.Reset(max(time.Until(c.pongDue), 0))
+	c.mu.Unlock()
+	_ = c.enqueue(packet{typ: typePing})
 }
 
-// heartbeat sends a ping every pingInterval (from ping to ping) and closes the connection when
-// no pong follows within pingTimeout (server), or closes it when no ping
-// arrives within pingInterval+pingTimeout (client). The pong deadline starts
-// when the ping is queued, whether or not a transport is ready to carry it.
-// When the connection closes, heartbeat tells the handler, after any
-// message being delivered.
-func (c *Conn) heartbeat(start time.Time) {
-	defer c.exited.Done()
-	defer func() {
-		c.recvMu.Lock()
-		c.handler.OnClose(c.Reason())
-		c.recvMu.Unlock()
-	}()
-	wait := c.pingInterval
-	if !c.server {
-		wait += c.pingTimeout
+// onPong schedules the next ping once the awaited pong is in.
+func (c *Conn) onPong() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.pongDue.IsZero() {
+		return
 	}
-	t := time.NewTimer(max(time.Until(start.Add(wait)), 0))
-	defer t.Stop()
-	awaiting := false
-	// The schedule runs on ideal times, so that a late timer never moves a
-	// deadline: a ping is due pingInterval after the last one was due, and
-	// its pong pingTimeout after that.
-	due := start.Add(c.pingInterval)
-	for {
-		select {
-		case <-c.done:
-			return
-		case <-c.pong:
-			if !c.server {
-				t.Reset(c.pingInterval + c.pingTimeout)
-			} else if awaiting {
-				awaiting = false
-				due = due.Add(c.pingInterval)
-				t.Reset(max(time.Until(due), 0))
-			}
-		case <-t.C:
-			if !c.server || awaiting {
-				c.closeWith(ReasonPingTimeout)
-				continue
-			}
-			awaiting = true
-			pongDue := due.Add(c.pingTimeout)
-			t.Reset(max(time.Until(pongDue), 0))
-			c.mu.Lock()
-			c.pongDue = pongDue
-			c.mu.Unlock()
-			_ = c.enqueue(packet{typ: typePing})
-		}
-	}
+	c.pongDue = time.Time{}
+	c.pingDue = c.pingDue.Add(c.pingInterval)
+	c.beat.Reset(max(time.Until(c.pingDue), 0))
 }
 
 // overdue closes the connection if a ping has gone unanswered past its
