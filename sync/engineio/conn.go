@@ -119,6 +119,7 @@ type Conn struct {
 	probing   bool            // a WebSocket is probing for an upgrade
 	upgrading bool            // a probe succeeded: polling answers only noops
 	getBusy   bool            // a polling GET is waiting (server)
+	flushing  bool            // a WebSocket flusher runs
 	pongDue   time.Time       // when an unanswered ping times out (server); zero when none
 	pingDue   time.Time       // when the next ping is due (server)
 	beat      *time.Timer     // the heartbeat's timer
@@ -192,9 +193,21 @@ func (c *Conn) enqueue(p packet) error {
 		return ErrClosed
 	}
 	c.queue = append(c.queue, p)
+	c.kickLocked()
 	c.mu.Unlock()
 	c.signal()
 	return nil
+}
+
+// kickLocked starts a WebSocket flusher unless one runs; c.mu must be held.
+// A flusher lives only while there is something to write, so an idle
+// connection keeps no writer goroutine.
+func (c *Conn) kickLocked() {
+	if c.ws != nil && !c.flushing {
+		c.flushing = true
+		c.exited.Add(1)
+		go c.flush(c.ws)
+	}
 }
 
 func (c *Conn) signal() {
@@ -229,6 +242,7 @@ func (c *Conn) closeWith(reason string) {
 		if c.beat != nil {
 			c.beat.Stop()
 		}
+		c.kickLocked() // the flusher writes what is left and closes the socket
 		c.mu.Unlock()
 		close(c.done)
 		c.signal()
@@ -356,9 +370,10 @@ func (c *Conn) useWebSocket(ws *websocket.Conn, runReader bool) {
 	c.mu.Lock()
 	c.ws = ws
 	c.upgrading = false
+	if len(c.queue) > 0 || c.closed {
+		c.kickLocked()
+	}
 	c.mu.Unlock()
-	c.exited.Add(1)
-	go c.wsWrite(ws)
 	if runReader {
 		c.exited.Add(1)
 		go func() {
@@ -398,29 +413,42 @@ func (c *Conn) wsRead(ws *websocket.Conn) {
 	}
 }
 
-// wsWrite is the only writer of ws once it is the transport. At the close
-// it flushes what is queued (a DISCONNECT or close packet may be among it),
-// for at most a second, then closes the socket, which ends the reader.
-func (c *Conn) wsWrite(ws *websocket.Conn) {
+// flush is the only writer of ws while it runs: it writes what is queued
+// until the queue is empty, then exits. Once the connection is closed it
+// writes what is left (a DISCONNECT or close packet may be among it), for
+// at most a second, sends a close frame and closes the socket, which ends
+// the reader.
+func (c *Conn) flush(ws *websocket.Conn) {
 	defer c.exited.Done()
-	defer ws.Close()
+	var closeBy time.Time
 	for {
-		select {
-		case <-c.wake:
-			for _, p := range c.take() {
-				if !writeWS(ws, p, time.Now().Add(writeWait)) {
-					c.closeWith(ReasonTransportError)
-					return
-				}
+		c.mu.Lock()
+		q := c.queue
+		c.queue = nil
+		closed := c.closed
+		if len(q) == 0 && !closed {
+			c.flushing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		deadline := time.Now().Add(writeWait)
+		if closed {
+			if closeBy.IsZero() {
+				closeBy = time.Now().Add(time.Second)
 			}
-		case <-c.done:
-			dl := time.Now().Add(time.Second)
-			for _, p := range c.take() {
-				if !writeWS(ws, p, dl) {
-					return
-				}
+			deadline = closeBy
+		}
+		for _, p := range q {
+			if !writeWS(ws, p, deadline) {
+				c.closeWith(ReasonTransportError)
+				ws.Close()
+				return // flushing stays set: nothing more goes to ws
 			}
-			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), dl)
+		}
+		if closed && len(q) == 0 {
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), deadline)
+			ws.Close()
 			return
 		}
 	}
