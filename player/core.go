@@ -228,17 +228,19 @@ func (c *Core) Rows(playlistID string) []Row {
 	return rows
 }
 
-// Friends lists the room's members and what each is playing.
+// Friends lists the room's members and what each is playing: the room's
+// track while it plays, since the whole room listens together.
 func (c *Core) Friends() []Friend {
+	np := c.room.State().NowPlaying
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	listening := ""
+	if t := c.tracks[np.TrackID]; t != nil && np.State == tandem.Playing {
+		listening = t.Title + " — " + t.Artist
+	}
 	out := make([]Friend, 0, len(c.members))
 	for _, m := range c.members {
-		f := Friend{Name: m.Name}
-		if t := c.tracks[m.NowPlaying]; t != nil {
-			f.Listening = t.Title + " — " + t.Artist
-		}
-		out = append(out, f)
+		out = append(out, Friend{Name: m.Name, Listening: listening})
 	}
 	return out
 }

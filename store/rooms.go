@@ -20,7 +20,9 @@ func (d *DB) PutRoom(r tandem.Room) error {
 	if err != nil {
 		return fmt.Errorf("store: put room %s: %w", r.Name, err)
 	}
-	err = d.db.Update(func(tx *bolt.Tx) error {
+	// Batch: concurrent puts of different rooms share one commit (one
+	// fsync); it still returns only once the change is durable.
+	err = d.db.Batch(func(tx *bolt.Tx) error {
 		return bucket(tx, bucketRooms).Put([]byte(r.Name), v)
 	})
 	if err != nil {

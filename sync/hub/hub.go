@@ -514,7 +514,6 @@ func (h *Hub) trackEnded(name string, version uint64) {
 		return
 	}
 	h.emit(name, protocol.EventPlayback, protocol.PlaybackEvent{Room: name, Playback: wirePlayback(r.Playback), Version: r.Version})
-	h.emit(name, protocol.EventPresence, protocol.Presence{Room: name, Members: lr.membersLocked()})
 }
 
 func (h *Hub) changeTrack(s *socketio.Socket, payload json.RawMessage) (any, error) {
@@ -570,7 +569,6 @@ func (h *Hub) switchTrack(lr *liveRoom, entryID, trackID, by string) (tandem.Roo
 	}
 	h.emit(r.Name, protocol.EventChangeTrack, protocol.ChangeTrack{Room: r.Name, EntryID: entryID, TrackID: trackID,
 		By: by, Version: r.Version, StartAt: protocol.Millis(startAt)})
-	h.emit(r.Name, protocol.EventPresence, protocol.Presence{Room: r.Name, Members: lr.membersLocked()})
 	return r, nil
 }
 
@@ -627,7 +625,6 @@ func (h *Hub) playback(s *socketio.Socket, payload json.RawMessage, state tandem
 	}
 	h.emit(req.Room, protocol.EventPlayback, protocol.PlaybackEvent{Room: req.Room, Playback: wirePlayback(r.Playback),
 		By: userOf(s), Version: r.Version})
-	h.emit(req.Room, protocol.EventPresence, protocol.Presence{Room: req.Room, Members: lr.membersLocked()})
 	return protocol.VersionAck{Ack: protocol.OK(), Version: r.Version}, nil
 }
 
