@@ -109,6 +109,7 @@ func New(cfg Config) *Hub {
 	nsp := h.io.Of("/")
 	nsp.Use(h.authenticate)
 	nsp.OnConnection(h.onConnection)
+	h.registerCommands(nsp)
 	h.mux = http.NewServeMux()
 	h.mux.Handle("/socket.io/", h.io)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -171,9 +172,9 @@ func userOf(s *socketio.Socket) string {
 // an error, which becomes an error ack.
 type command func(s *socketio.Socket, payload json.RawMessage) (any, error)
 
-func (h *Hub) onConnection(s *socketio.Socket) {
-	user := userOf(s)
-	h.log.Info("hub: connected", "user", user, "sid", s.ID())
+// registerCommands sets the command handlers once for the namespace; they
+// serve every socket, so a connection costs no handler state of its own.
+func (h *Hub) registerCommands(nsp *socketio.Namespace) {
 	cmds := map[string]command{
 		protocol.RoomJoin:            h.join,
 		protocol.RoomLeave:           h.leave,
@@ -185,14 +186,19 @@ func (h *Hub) onConnection(s *socketio.Socket) {
 		protocol.ClockPing:           h.clockPing,
 	}
 	for name, cmd := range cmds {
-		s.On(name, h.wrap(s, name, cmd))
+		nsp.On(name, h.wrap(name, cmd))
 	}
-	s.OnAny(func(event string, _ []json.RawMessage, ack socketio.AckFunc) {
-		h.log.Info("hub: unknown event", "user", user, "event", event)
+	nsp.OnAny(func(s *socketio.Socket, event string, _ []json.RawMessage, ack socketio.AckFunc) {
+		h.log.Info("hub: unknown event", "user", userOf(s), "event", event)
 		if ack != nil {
 			_ = ack(protocol.Fail(tandem.Errorf(tandem.EUNKNOWN, "unknown event %q", event)))
 		}
 	})
+}
+
+func (h *Hub) onConnection(s *socketio.Socket) {
+	user := userOf(s)
+	h.log.Info("hub: connected", "user", user, "sid", s.ID())
 	s.OnDisconnect(func(reason string) {
 		h.log.Info("hub: disconnected", "user", user, "sid", s.ID(), "reason", reason)
 		h.dropMember(s)
@@ -204,8 +210,8 @@ func (h *Hub) onConnection(s *socketio.Socket) {
 
 // wrap turns a command into an event handler: it decodes nothing itself,
 // answers the ack with the result or the error, and logs internal errors.
-func (h *Hub) wrap(s *socketio.Socket, name string, cmd command) socketio.EventHandler {
-	return func(args []json.RawMessage, ack socketio.AckFunc) {
+func (h *Hub) wrap(name string, cmd command) socketio.SocketHandler {
+	return func(s *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
 		var payload json.RawMessage
 		if len(args) > 0 {
 			payload = args[0]

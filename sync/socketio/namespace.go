@@ -29,6 +29,8 @@ type Namespace struct {
 	mu           sync.RWMutex // guards the following
 	mws          []Middleware
 	onConnection func(*Socket)
+	handlers     map[string]SocketHandler // shared by every socket
+	anyHandler   func(s *Socket, event string, args []json.RawMessage, ack AckFunc)
 	sockets      map[string]*Socket
 	removed      bool // a dynamic child dropped once empty
 
@@ -47,6 +49,35 @@ func (s *Server) newNamespace(name string, parent *ParentNamespace) *Namespace {
 	}
 	n.adapter = s.newAdapter(cfg)
 	return n
+}
+
+// SocketHandler handles an event for any socket of a namespace.
+type SocketHandler func(s *Socket, args []json.RawMessage, ack AckFunc)
+
+// On sets the handler of an event for every socket of the namespace. A
+// handler set on a socket with Socket.On takes precedence. Handlers set
+// here cost nothing per socket, which matters with many connections.
+func (n *Namespace) On(event string, h SocketHandler) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.handlers == nil {
+		n.handlers = map[string]SocketHandler{}
+	}
+	n.handlers[event] = h
+}
+
+// OnAny sets the catch-all handler for events that neither the socket nor
+// the namespace has a handler for.
+func (n *Namespace) OnAny(h func(s *Socket, event string, args []json.RawMessage, ack AckFunc)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.anyHandler = h
+}
+
+func (n *Namespace) handler(event string) (SocketHandler, func(*Socket, string, []json.RawMessage, AckFunc)) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.handlers[event], n.anyHandler
 }
 
 // Name returns the namespace's name, such as "/".

@@ -171,3 +171,24 @@ func TestParentEmitAndCleanup(t *testing.T) {
 		c.Close()
 	}
 }
+
+func TestNamespaceHandlers(t *testing.T) {
+	_, ts := newServer(t, func(s *Server) {
+		nsp := s.Of("/")
+		nsp.On("hello", func(_ *Socket, args []json.RawMessage, ack AckFunc) { _ = ack("namespace " + string(args[0])) })
+		nsp.OnAny(func(_ *Socket, event string, _ []json.RawMessage, ack AckFunc) { _ = ack("any " + event) })
+		nsp.OnConnection(func(sock *Socket) {
+			sock.On("mine", func(_ []json.RawMessage, ack AckFunc) { _ = ack("socket") })
+		})
+	})
+	c := newClient(t, ts.URL, ClientOptions{})
+	if err := c.Connect(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	for event, want := range map[string]string{"hello": `"namespace 1"`, "mine": `"socket"`, "other": `"any other"`} {
+		args, err := c.EmitWithAck(ctx(t), event, 1)
+		if err != nil || len(args) != 1 || string(args[0]) != want {
+			t.Errorf("%s: ack %s, %v; want %s", event, args, err, want)
+		}
+	}
+}

@@ -44,7 +44,7 @@ type Socket struct {
 }
 
 func newSocket(n *Namespace, ss *session, auth json.RawMessage) *Socket {
-	s := &Socket{nsp: n, sess: ss, auth: auth, id: newID(), handlers: map[string]EventHandler{},
+	s := &Socket{nsp: n, sess: ss, auth: auth, id: newID(),
 		acks: newAckTable(&n.ackIDs)}
 	if ss.srv.recovery != nil {
 		s.pid = newID()
@@ -93,6 +93,9 @@ func (s *Socket) Get(key string) any {
 func (s *Socket) On(event string, h EventHandler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.handlers == nil {
+		s.handlers = map[string]EventHandler{}
+	}
 	s.handlers[event] = h
 }
 
@@ -126,11 +129,18 @@ func (s *Socket) dispatch(name string, args []json.RawMessage, p Packet) {
 			return nil
 		})
 	}
-	switch {
-	case h != nil:
+	if h != nil {
 		h(args, ack)
+		return
+	}
+	nh, nAny := s.nsp.handler(name)
+	switch {
+	case nh != nil:
+		nh(s, args, ack)
 	case anyH != nil:
 		anyH(name, args, ack)
+	case nAny != nil:
+		nAny(s, name, args, ack)
 	default:
 		s.nsp.log.Debug("socketio: no handler", "event", name)
 	}
