@@ -239,7 +239,7 @@ func (p *pollClient) poll(first []packet) {
 		body, err := p.do(p.ctx, http.MethodGet, nil)
 		if err != nil {
 			if !c.isClosed() {
-				c.log.Debug("engineio: poll", "err", err)
+				c.log.Debug("engineio: poll", "sid", c.id, "err", err)
 				c.closeWith(ReasonTransportError)
 			}
 			return
@@ -289,7 +289,7 @@ func (p *pollClient) push() {
 		}
 		if _, err := p.do(p.ctx, http.MethodPost, encodePayload(q)); err != nil {
 			if !c.isClosed() {
-				c.log.Debug("engineio: push", "err", err)
+				c.log.Debug("engineio: push", "sid", c.id, "err", err)
 				c.closeWith(ReasonTransportError)
 			}
 			return
@@ -336,11 +336,11 @@ func (p *pollClient) upgrade(opts DialOptions) {
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Proxy: http.ProxyFromEnvironment}
 	ws, _, err := d.DialContext(ctx, transportURL(p.base, WebSocket, c.id), opts.Header)
 	if err != nil {
-		c.log.Debug("engineio: upgrade dial", "err", err)
+		c.log.Debug("engineio: upgrade dial", "sid", c.id, "err", err)
 		return
 	}
 	fail := func(why string, err error) {
-		c.log.Debug("engineio: upgrade failed; staying on polling", "why", why, "err", err)
+		c.log.Debug("engineio: upgrade failed; staying on polling", "sid", c.id, "why", why, "err", err)
 		ws.Close()
 	}
 	_ = ws.SetWriteDeadline(time.Now().Add(writeWait))

@@ -139,7 +139,7 @@ func newConn(id string, server bool, h handshake, log *slog.Logger) *Conn {
 		pingInterval: time.Duration(h.PingInterval) * time.Millisecond,
 		pingTimeout:  time.Duration(h.PingTimeout) * time.Millisecond,
 		maxQueue:     defaultSendQueue,
-		log:          log.With("sid", id),
+		log:          log, // no per-connection With: it costs memory; calls add "sid"
 		wake:         make(chan struct{}, 1),
 		done:         make(chan struct{}),
 	}
@@ -299,7 +299,7 @@ func (c *Conn) receive(p packet) {
 		c.closeWith(ReasonTransportClose)
 	case typeNoop:
 	default:
-		c.log.Debug("engineio: unexpected packet", "type", string(p.typ))
+		c.log.Debug("engineio: unexpected packet", "sid", c.id, "type", string(p.typ))
 		c.closeWith(ReasonParseError)
 	}
 }
@@ -393,7 +393,7 @@ func (c *Conn) wsRead(ws *websocket.Conn) {
 				if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
 					c.closeWith(ReasonTransportClose)
 				} else {
-					c.log.Debug("engineio: read", "err", err)
+					c.log.Debug("engineio: read", "sid", c.id, "err", err)
 					c.closeWith(ReasonTransportError)
 				}
 			}
@@ -405,7 +405,7 @@ func (c *Conn) wsRead(ws *websocket.Conn) {
 		}
 		p, err := decodeText(data)
 		if err != nil || p.typ == typeOpen || p.typ == typeUpgrade {
-			c.log.Debug("engineio: bad packet", "packet", truncate(data))
+			c.log.Debug("engineio: bad packet", "sid", c.id, "packet", truncate(data))
 			c.closeWith(ReasonParseError)
 			return
 		}

@@ -371,7 +371,7 @@ func (c *Conn) pollPOST(w http.ResponseWriter, r *http.Request, maxPayload int64
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			c.log.Info("engineio: polling payload over maxPayload; closing", "max", maxPayload)
+			c.log.Info("engineio: polling payload over maxPayload; closing", "sid", c.id, "max", maxPayload)
 			c.closeWith(ReasonPayloadTooLarge)
 			httpError(w, http.StatusRequestEntityTooLarge, codeBadRequest)
 			return
@@ -389,7 +389,7 @@ func (c *Conn) pollPOST(w http.ResponseWriter, r *http.Request, maxPayload int64
 		}
 	}
 	if err != nil {
-		c.log.Debug("engineio: bad polling payload; closing", "err", err)
+		c.log.Debug("engineio: bad polling payload; closing", "sid", c.id, "err", err)
 		c.closeWith(ReasonParseError)
 		httpError(w, http.StatusBadRequest, codeBadRequest)
 		return

@@ -204,13 +204,13 @@ func (s *Server) Close() error {
 
 // accept makes the session for a new Engine.IO connection.
 func (s *Server) accept(c *engineio.Conn) engineio.Handler {
-	ss := &session{srv: s, conn: c, log: s.log.With("eio", c.ID()), sockets: map[string]*Socket{}, busy: busyFunc(c)}
+	ss := &session{srv: s, conn: c, log: s.log, sockets: map[string]*Socket{}, busy: busyFunc(c)}
 	ss.connectTimer = time.AfterFunc(s.connectTimeout, func() {
 		ss.mu.Lock()
 		n := len(ss.sockets)
 		ss.mu.Unlock()
 		if n == 0 {
-			ss.log.Info("socketio: no namespace joined in time; closing")
+			ss.log.Info("socketio: no namespace joined in time; closing", "eio", ss.conn.ID())
 			c.Close()
 		}
 	})
@@ -267,7 +267,7 @@ func (ss *session) writePacket(p Packet) { ss.write(EncodedPacket{Text: p.Encode
 func (ss *session) OnMessage(data []byte, binary bool) {
 	p, ok, err := ss.dec.add(data, binary)
 	if err != nil {
-		ss.log.Info("socketio: closing on bad packet", "err", err)
+		ss.log.Info("socketio: closing on bad packet", "eio", ss.conn.ID(), "err", err)
 		ss.conn.Close()
 		return
 	}
@@ -290,12 +290,12 @@ func (ss *session) OnMessage(data []byte, binary bool) {
 			err = fmt.Errorf("%w: reserved event name %q", ErrParse, name)
 		}
 		if err != nil {
-			ss.log.Info("socketio: closing on bad event", "err", err)
+			ss.log.Info("socketio: closing on bad event", "eio", ss.conn.ID(), "err", err)
 			ss.conn.Close()
 			return
 		}
 		if sock == nil {
-			ss.log.Debug("socketio: event for a namespace not joined", "nsp", p.Namespace)
+			ss.log.Debug("socketio: event for a namespace not joined", "eio", ss.conn.ID(), "nsp", p.Namespace)
 			return
 		}
 		sock.dispatch(name, args, p)
@@ -309,7 +309,7 @@ func (ss *session) OnMessage(data []byte, binary bool) {
 			sock.ackReceived(p.ID, args)
 		}
 	default:
-		ss.log.Info("socketio: closing on unexpected packet", "type", p.Type)
+		ss.log.Info("socketio: closing on unexpected packet", "eio", ss.conn.ID(), "type", p.Type)
 		ss.conn.Close()
 	}
 }
@@ -326,7 +326,7 @@ func (ss *session) connect(p Packet) {
 	_, dup := ss.sockets[p.Namespace]
 	ss.mu.Unlock()
 	if dup {
-		ss.log.Debug("socketio: duplicate CONNECT ignored", "nsp", p.Namespace)
+		ss.log.Debug("socketio: duplicate CONNECT ignored", "eio", ss.conn.ID(), "nsp", p.Namespace)
 		return
 	}
 	var ra recoveryAuth
