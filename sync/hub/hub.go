@@ -79,10 +79,11 @@ type Hub struct {
 // liveRoom is a room's state while the hub runs. Commands on one room are
 // serialised by its mutex; the copy in room is what the store holds.
 type liveRoom struct {
-	mu      sync.Mutex // guards the following
-	room    tandem.Room
-	members map[string]string // socket id -> user name
-	ended   *time.Timer       // fires when the playing track ends
+	mu       sync.Mutex // guards the following
+	room     tandem.Room
+	members  map[string]string // socket id -> user name
+	ended    *time.Timer       // fires when the playing track ends
+	presence *time.Timer       // a coalesced presence event on its way
 }
 
 // New returns a hub.
@@ -130,8 +131,10 @@ func (h *Hub) Close() error {
 	h.mu.Unlock()
 	for _, lr := range rooms {
 		lr.mu.Lock()
-		if lr.ended != nil {
-			lr.ended.Stop()
+		for _, t := range []*time.Timer{lr.ended, lr.presence} {
+			if t != nil {
+				t.Stop()
+			}
 		}
 		lr.mu.Unlock()
 	}
@@ -373,10 +376,9 @@ func (h *Hub) join(s *socketio.Socket, payload json.RawMessage) (any, error) {
 	}
 	s.Join(roomKey(req.Room))
 	lr.members[s.ID()] = userOf(s)
-	members := lr.membersLocked()
 	state := &protocol.RoomState{Room: lr.room.Name, Queue: h.wireEntries(q), NowPlaying: wirePlayback(lr.room.Playback),
-		Version: lr.room.Version, Members: members}
-	h.emit(req.Room, protocol.EventPresence, protocol.Presence{Room: req.Room, Members: members})
+		Version: lr.room.Version, Members: lr.membersLocked()}
+	h.presenceLocked(lr)
 	return protocol.JoinAck{Ack: protocol.OK(), State: state}, nil
 }
 
@@ -392,9 +394,8 @@ func (h *Hub) leave(s *socketio.Socket, payload json.RawMessage) (any, error) {
 	s.Leave(roomKey(req.Room))
 	lr.mu.Lock()
 	delete(lr.members, s.ID())
-	members := lr.membersLocked()
+	h.presenceLocked(lr)
 	lr.mu.Unlock()
-	h.emit(req.Room, protocol.EventPresence, protocol.Presence{Room: req.Room, Members: members})
 	return protocol.OK(), nil
 }
 
@@ -414,9 +415,8 @@ func (h *Hub) restoreMember(s *socketio.Socket) {
 		}
 		lr.mu.Lock()
 		lr.members[s.ID()] = userOf(s)
-		members := lr.membersLocked()
+		h.presenceLocked(lr)
 		lr.mu.Unlock()
-		h.emit(name, protocol.EventPresence, protocol.Presence{Room: name, Members: members})
 	}
 }
 
@@ -428,16 +428,39 @@ func (h *Hub) dropMember(s *socketio.Socket) {
 		rooms[name] = lr
 	}
 	h.mu.Unlock()
-	for name, lr := range rooms {
+	for _, lr := range rooms {
 		lr.mu.Lock()
-		_, was := lr.members[s.ID()]
-		delete(lr.members, s.ID())
+		if _, was := lr.members[s.ID()]; was {
+			delete(lr.members, s.ID())
+			h.presenceLocked(lr)
+		}
+		lr.mu.Unlock()
+	}
+}
+
+// presenceDelay coalesces presence: a room's members learn of joins and
+// leaves at most this long after them, in one event however many there
+// were, so filling a room of N costs O(N) events rather than O(N²).
+const presenceDelay = 100 * time.Millisecond
+
+// presenceLocked schedules the room's presence event; lr.mu must be held.
+func (h *Hub) presenceLocked(lr *liveRoom) {
+	if lr.presence != nil {
+		return // one is already on its way and will carry this change
+	}
+	name := lr.room.Name
+	lr.presence = time.AfterFunc(presenceDelay, func() {
+		lr.mu.Lock()
+		lr.presence = nil
 		members := lr.membersLocked()
 		lr.mu.Unlock()
-		if was {
+		h.mu.Lock()
+		closed := h.closed
+		h.mu.Unlock()
+		if !closed {
 			h.emit(name, protocol.EventPresence, protocol.Presence{Room: name, Members: members})
 		}
-	}
+	})
 }
 
 func (h *Hub) emit(room, event string, v any) {
