@@ -35,6 +35,9 @@ const FileName = "tandem.db"
 // SchemaVersion is the schema version that Open migrates a database to.
 const SchemaVersion = 1
 
+// batchDelay is the longest a batched write waits to share a commit.
+const batchDelay = 2 * time.Millisecond
+
 // defaultTimeout is how long Open waits for the file lock by default.
 const defaultTimeout = 1 * time.Second
 
@@ -117,6 +120,10 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	// Batched writes (rooms) wait at most this long for company before they
+	// commit: long enough to share an fsync under load, short next to the
+	// hub's scheduling lead.
+	bdb.MaxBatchDelay = batchDelay
 	d := &DB{db: bdb, path: path, logger: opts.Logger, now: opts.Now}
 	if err := d.migrate(); err != nil {
 		bdb.Close()
