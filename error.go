@@ -13,6 +13,7 @@ const (
 	EUNAUTHORIZED = "EUNAUTHORIZED" // no valid credentials
 	EFORBIDDEN    = "EFORBIDDEN"    // valid credentials, but not allowed (e.g. not a room member)
 	EUNKNOWN      = "EUNKNOWN"      // unknown event or command
+	ELIMIT        = "ELIMIT"        // a limit was reached (too many commands waiting); retry later
 	EINTERNAL     = "EINTERNAL"     // a fault on the hub; details are logged, not shown
 )
 

@@ -74,6 +74,56 @@ type Hub struct {
 	mu     sync.Mutex // guards rooms and closed; never held while taking a liveRoom's mu
 	rooms  map[string]*liveRoom
 	closed bool
+
+	rmu     sync.Mutex // guards runners
+	runners map[string]*runner
+	running sync.WaitGroup // the runners' goroutines
+}
+
+// runner holds one socket's commands waiting to run, in arrival order.
+type runner struct{ queue []func() }
+
+// maxPending bounds a socket's commands waiting to run; more are refused.
+const maxPending = 64
+
+// run runs a socket's command after the ones before it, on a goroutine
+// that lives only while the socket has commands waiting. Commands thus
+// keep their order without running on the connection's reader, whose
+// stack stays small, and an idle connection keeps no goroutine for them.
+// It reports false when too many commands are already waiting.
+func (h *Hub) run(sid string, fn func()) bool {
+	h.rmu.Lock()
+	r, busy := h.runners[sid]
+	if !busy {
+		r = &runner{}
+		h.runners[sid] = r
+	}
+	if len(r.queue) >= maxPending {
+		h.rmu.Unlock()
+		return false
+	}
+	r.queue = append(r.queue, fn)
+	h.rmu.Unlock()
+	if busy {
+		return true
+	}
+	h.running.Add(1)
+	go func() {
+		defer h.running.Done()
+		for {
+			h.rmu.Lock()
+			if len(r.queue) == 0 {
+				delete(h.runners, sid)
+				h.rmu.Unlock()
+				return
+			}
+			next := r.queue[0]
+			r.queue = r.queue[1:]
+			h.rmu.Unlock()
+			next()
+		}
+	}()
+	return true
 }
 
 // liveRoom is a room's state while the hub runs. Commands on one room are
@@ -95,7 +145,7 @@ func New(cfg Config) *Hub {
 	h := &Hub{
 		store: cfg.Store, log: log, now: cfg.Now, lead: cfg.Lead, fallback: cfg.FallbackPlaylist,
 		guest: cfg.GuestUser,
-		rooms: map[string]*liveRoom{},
+		rooms: map[string]*liveRoom{}, runners: map[string]*runner{},
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -138,7 +188,9 @@ func (h *Hub) Close() error {
 		}
 		lr.mu.Unlock()
 	}
-	return h.io.Close()
+	err := h.io.Close()
+	h.running.Wait()
+	return err
 }
 
 const userKey = "user"
@@ -215,23 +267,33 @@ func (h *Hub) onConnection(s *socketio.Socket) {
 // answers the ack with the result or the error, and logs internal errors.
 func (h *Hub) wrap(name string, cmd command) socketio.SocketHandler {
 	return func(s *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
-		var payload json.RawMessage
-		if len(args) > 0 {
-			payload = args[0]
-		}
-		res, err := cmd(s, payload)
-		if err != nil {
-			if tandem.ErrorCode(err) == tandem.EINTERNAL {
-				h.log.Error("hub: command failed", "event", name, "user", userOf(s), "err", err)
-			} else {
-				h.log.Debug("hub: command refused", "event", name, "user", userOf(s), "err", err)
+		if !h.run(s.ID(), func() { h.exec(s, name, cmd, args, ack) }) {
+			h.log.Info("hub: too many commands waiting", "user", userOf(s), "event", name)
+			if ack != nil {
+				_ = ack(protocol.Fail(tandem.Errorf(tandem.ELIMIT, "too many commands waiting; slow down")))
 			}
-			res = protocol.Fail(err)
 		}
-		if ack != nil {
-			if err := ack(res); err != nil {
-				h.log.Debug("hub: ack", "event", name, "err", err)
-			}
+	}
+}
+
+// exec runs one command and answers its ack.
+func (h *Hub) exec(s *socketio.Socket, name string, cmd command, args []json.RawMessage, ack socketio.AckFunc) {
+	var payload json.RawMessage
+	if len(args) > 0 {
+		payload = args[0]
+	}
+	res, err := cmd(s, payload)
+	if err != nil {
+		if tandem.ErrorCode(err) == tandem.EINTERNAL {
+			h.log.Error("hub: command failed", "event", name, "user", userOf(s), "err", err)
+		} else {
+			h.log.Debug("hub: command refused", "event", name, "user", userOf(s), "err", err)
+		}
+		res = protocol.Fail(err)
+	}
+	if ack != nil {
+		if err := ack(res); err != nil {
+			h.log.Debug("hub: ack", "event", name, "err", err)
 		}
 	}
 }
@@ -375,6 +437,9 @@ func (h *Hub) join(s *socketio.Socket, payload json.RawMessage) (any, error) {
 		return nil, err
 	}
 	s.Join(roomKey(req.Room))
+	if !s.In(roomKey(req.Room)) {
+		return nil, tandem.Errorf(tandem.ECONFLICT, "the connection closed before the join")
+	}
 	lr.members[s.ID()] = userOf(s)
 	state := &protocol.RoomState{Room: lr.room.Name, Queue: h.wireEntries(q), NowPlaying: wirePlayback(lr.room.Playback),
 		Version: lr.room.Version, Members: lr.membersLocked()}

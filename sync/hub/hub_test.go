@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -404,5 +405,44 @@ func TestAdvanceAtTrackEnd(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the room did not stop after the last track")
+	}
+}
+
+func TestRunnerOrderAndLimit(t *testing.T) {
+	h := &Hub{runners: map[string]*runner{}}
+	started, release := make(chan struct{}), make(chan struct{})
+	var order []int
+	var mu sync.Mutex
+	if !h.run("s1", func() { close(started); <-release }) {
+		t.Fatal("first command refused")
+	}
+	<-started
+	for i := range maxPending {
+		ok := h.run("s1", func() {
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+		})
+		// The first command has left the queue and is running, so the
+		// queue holds maxPending more before it refuses.
+		if !ok {
+			t.Fatalf("command %d refused below the limit", i)
+		}
+	}
+	if h.run("s1", func() {}) {
+		t.Fatal("a command beyond the limit was accepted")
+	}
+	if !h.run("s2", func() {}) {
+		t.Fatal("another socket's command was refused")
+	}
+	close(release)
+	h.running.Wait()
+	for i, got := range order {
+		if got != i {
+			t.Fatalf("commands ran in order %v", order)
+		}
+	}
+	if len(order) != maxPending || len(h.runners) != 0 {
+		t.Fatalf("ran %d, %d runners left", len(order), len(h.runners))
 	}
 }
