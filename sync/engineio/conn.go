@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -67,7 +68,7 @@ func decodePayload(body []byte) ([]packet, error) {
 	var ps []packet
 	for len(body) > 0 || ps == nil {
 		var rec []byte
-		if i := indexByte(body, recordSeparator); i >= 0 {
+		if i := bytes.IndexByte(body, recordSeparator); i >= 0 {
 			rec, body = body[:i], body[i+1:]
 		} else {
 			rec, body = body, nil
@@ -87,15 +88,6 @@ func decodePayload(body []byte) ([]packet, error) {
 		ps = append(ps, p)
 	}
 	return ps, nil
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // Conn is one Engine.IO connection, on the server or the client side, over

@@ -5,6 +5,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -304,7 +305,7 @@ func decode(payload json.RawMessage, v any) error {
 	if len(payload) == 0 || payload[0] != '{' {
 		return tandem.Errorf(tandem.EINVALID, "payload must be a JSON object")
 	}
-	dec := json.NewDecoder(strings.NewReader(string(payload)))
+	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return tandem.Errorf(tandem.EINVALID, "malformed payload: %v", err)
