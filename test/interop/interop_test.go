@@ -10,12 +10,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	"tandem"
-	"tandem/store"
 	"tandem/sync/hub"
 	"tandem/sync/protocol"
 	"tandem/sync/room"
@@ -29,42 +27,34 @@ type line struct {
 	Payload   json.RawMessage `json:"payload"`
 }
 
-func setup(t *testing.T) (*store.DB, string, string) {
+// serveFixture serves a hub on the fixture's store over httptest and
+// returns its URL.
+func serveFixture(t *testing.T, f fixture) string {
 	t.Helper()
-	if _, err := os.Stat("node_modules/socket.io-client"); err != nil {
-		t.Fatalf("socket.io-client is not installed: run `make test`, which runs npm ci in test/interop (%v)", err)
-	}
-	db, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	id := "ab" + strings.Repeat("0", 62)
-	if err := db.PutTrack(tandem.Track{ID: id, Title: "Interop", Artist: "Node", Duration: time.Second, Format: "wav"}); err != nil {
-		t.Fatal(err)
-	}
-	h := hub.New(hub.Config{Store: db})
+	h := hub.New(hub.Config{Store: f.db})
 	ts := httptest.NewServer(h.Handler())
 	t.Cleanup(func() {
 		h.Close()
 		ts.Close()
 	})
-	return db, ts.URL, id
+	return ts.URL
 }
 
-func node(t *testing.T, ctx context.Context, args ...string) (*bufio.Scanner, *exec.Cmd) {
+// node runs one of this directory's node scripts and returns a scanner of
+// its JSON lines; the process is waited for at cleanup.
+func node(t *testing.T, ctx context.Context, script string, args ...string) *bufio.Scanner {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, "node", append([]string{"client.mjs"}, args...)...)
+	cmd := exec.CommandContext(ctx, "node", append([]string{script}, args...)...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node: %v", err)
+		t.Fatalf("start node %s: %v", script, err)
 	}
 	t.Cleanup(func() { _ = cmd.Wait() })
-	return bufio.NewScanner(stdout), cmd
+	return bufio.NewScanner(stdout)
 }
 
 func next(t *testing.T, sc *bufio.Scanner) line {
@@ -90,14 +80,11 @@ func TestOfficialClientReceivesChangeTrack(t *testing.T) {
 }
 
 func receivesChangeTrack(t *testing.T, transports, final string) {
-	db, url, trackID := setup(t)
+	f := newFixture(t)
+	url, trackID := serveFixture(t, f), f.trackID
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	nodeTok, err := db.CreateToken("node")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, _ := node(t, ctx, url, nodeTok, "lounge", transports)
+	sc := node(t, ctx, "client.mjs", url, f.nodeTok, "lounge", transports)
 	if l := next(t, sc); l.Event != "connect" {
 		t.Fatalf("first line %+v, want connect", l)
 	}
@@ -115,11 +102,7 @@ func receivesChangeTrack(t *testing.T, transports, final string) {
 		t.Fatalf("line %+v, want ready", l)
 	}
 
-	goTok, err := db.CreateToken("gopher")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := room.New(room.Options{URL: url, Token: goTok, Room: "lounge"}, room.Handlers{})
+	c := room.New(room.Options{URL: url, Token: f.goTok, Room: "lounge"}, room.Handlers{})
 	defer c.Close()
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
@@ -142,10 +125,10 @@ func receivesChangeTrack(t *testing.T, transports, final string) {
 }
 
 func TestOfficialClientBadToken(t *testing.T) {
-	_, url, _ := setup(t)
+	url := serveFixture(t, newFixture(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sc, _ := node(t, ctx, url, "not-a-token", "lounge")
+	sc := node(t, ctx, "client.mjs", url, "not-a-token", "lounge")
 	if l := next(t, sc); l.Event != "connect_error" || l.Message != "unauthorized" {
 		t.Fatalf("line %+v, want connect_error unauthorized", l)
 	}

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -85,14 +83,7 @@ func TestOfficialClientRecoversMissedBroadcast(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "recover.mjs", "http://"+addr, nodeTok, "lounge")
-	cmd.Stderr = os.Stderr
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Wait() }()
-	sc := bufio.NewScanner(stdout)
+	sc := node(t, ctx, "recover.mjs", "http://"+addr, nodeTok, "lounge")
 	var first struct {
 		Event     string `json:"event"`
 		Recovered bool   `json:"recovered"`

@@ -1,13 +1,11 @@
 package interop
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -55,14 +53,7 @@ func TestOfficialClientReconnectsAfterHubRestart(t *testing.T) {
 	addr, stop := serveHub(t, db, "127.0.0.1:0")
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "restart.mjs", "http://"+addr, nodeTok, "lounge")
-	cmd.Stderr = os.Stderr
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Wait() }()
-	sc := bufio.NewScanner(stdout)
+	sc := node(t, ctx, "restart.mjs", "http://"+addr, nodeTok, "lounge")
 	if l := next(t, sc); l.Event != "connect" {
 		t.Fatalf("line %+v, want connect", l)
 	}
