@@ -17,6 +17,9 @@ type Track struct {
 	Size       int64         `json:"size"`     // bytes
 	Uploader   string        `json:"uploader,omitempty"`
 	UploadedAt time.Time     `json:"uploadedAt,omitzero"`
+	// Art is the MIME type of the artwork embedded in the file, or "" if
+	// it has none.
+	Art string `json:"art,omitempty"`
 }
 
 // Entry is one track's place in a playlist or a room's queue: who added it

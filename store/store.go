@@ -33,7 +33,7 @@ import (
 const FileName = "tandem.db"
 
 // SchemaVersion is the schema version that Open migrates a database to.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // batchDelay is the longest a batched write waits to share a commit.
 const batchDelay = 2 * time.Millisecond
@@ -55,7 +55,7 @@ var (
 	ErrNewerSchema = errors.New("database schema is newer than this program supports")
 )
 
-// Bucket names. Every bucket is created by migration 1. They are constants,
+// Bucket names. Every bucket is created by a migration. They are constants,
 // not []byte variables, so that no package state can be changed.
 const (
 	bucketMeta          = "meta"          // "version" -> big-endian uint64
@@ -67,6 +67,13 @@ const (
 	bucketEntries       = "entries"       // playlist seq -> bucket{entry seq -> Entry JSON}; its sequence numbers entries
 	bucketEntryIndex    = "entryIndex"    // entry seq -> playlist seq
 	bucketRooms         = "rooms"         // name -> Room JSON
+
+	// Created by migration 2.
+	bucketInvites   = "invites"   // sha256(code) -> Invite JSON
+	bucketUploads   = "uploads"   // upload id -> resumable upload session JSON
+	bucketActivity  = "activity"  // seq -> Activity JSON; the last 500 are kept
+	bucketOps       = "ops"       // user + "\x00" + client op id -> the op's result JSON
+	bucketRoomCodes = "roomCodes" // room invite code -> room name
 
 	keyVersion = "version"
 )
@@ -157,6 +164,18 @@ func migrations() []migration {
 			for _, name := range []string{
 				bucketUsers, bucketTokens, bucketTracks, bucketPlaylists,
 				bucketPlaylistNames, bucketEntries, bucketEntryIndex, bucketRooms,
+			} {
+				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+					return fmt.Errorf("create bucket %s: %w", name, err)
+				}
+			}
+			return nil
+		},
+		// 2: the hub service's buckets: invites, upload sessions, the
+		// activity feed, client op ids and room invite codes.
+		func(tx *bolt.Tx) error {
+			for _, name := range []string{
+				bucketInvites, bucketUploads, bucketActivity, bucketOps, bucketRoomCodes,
 			} {
 				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 					return fmt.Errorf("create bucket %s: %w", name, err)
