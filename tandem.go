@@ -33,13 +33,17 @@ type Entry struct {
 	Order   string    `json:"order"`
 }
 
-// Playlist is a named, shared list of entries.
+// Playlist is a named, shared list of entries. A collaborative playlist
+// takes edits from every friend; any other only from its owner. Version
+// counts the playlist's changes.
 type Playlist struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Owner     string    `json:"owner"`
-	CreatedAt time.Time `json:"createdAt"`
-	Entries   []Entry   `json:"entries"`
+	ID            string    `json:"id"`
+	Name          string    `json:"name"`
+	Owner         string    `json:"owner"`
+	Collaborative bool      `json:"collaborative,omitempty"`
+	Version       uint64    `json:"version"`
+	CreatedAt     time.Time `json:"createdAt"`
+	Entries       []Entry   `json:"entries"`
 }
 
 // User is a friend known to a hub.
@@ -82,16 +86,30 @@ func (p Playback) PositionAt(t time.Time) time.Duration {
 	return pos
 }
 
+// ControlPolicy says who may control a room's playback.
+type ControlPolicy string
+
+// The control policies of a room.
+const (
+	Everyone ControlPolicy = "everyone" // every member (the default)
+	HostOnly ControlPolicy = "host"     // only the host
+)
+
 // Room is a group listening together. Its queue is a list of entries; a room
-// with an empty queue may fall back to a playlist (Fallback).
+// with an empty queue plays a playlist (Fallback) as its queue. Members are
+// the friends let in: the host, and whoever joined with the room's invite
+// Code.
 type Room struct {
-	Name      string    `json:"name"`
-	Host      string    `json:"host,omitempty"`
-	Queue     []Entry   `json:"queue"`
-	Fallback  string    `json:"fallback,omitempty"` // playlist ID
-	Playback  Playback  `json:"playback"`
-	Version   uint64    `json:"version"`
-	CreatedAt time.Time `json:"createdAt"`
+	Name      string        `json:"name"`
+	Host      string        `json:"host,omitempty"`
+	Code      string        `json:"code,omitempty"`
+	Policy    ControlPolicy `json:"policy,omitempty"` // "" means Everyone
+	Members   []string      `json:"members,omitempty"`
+	Queue     []Entry       `json:"queue"`
+	Fallback  string        `json:"fallback,omitempty"` // playlist ID
+	Playback  Playback      `json:"playback"`
+	Version   uint64        `json:"version"`
+	CreatedAt time.Time     `json:"createdAt"`
 }
 
 // Member is a friend connected to a room, with what they are playing.
@@ -100,10 +118,22 @@ type Member struct {
 	NowPlaying string `json:"nowPlaying,omitempty"` // track ID
 }
 
-// Activity records who did what, and when.
+// Activity records who did what, and when: one item of the friends'
+// activity feed. Text is the whole sentence as a feed shows it, e.g.
+// "ann added Song to Road trip"; the other fields let a client link it.
 type Activity struct {
-	User   string    `json:"user"`
-	Kind   string    `json:"kind"`
-	Detail string    `json:"detail,omitempty"`
-	At     time.Time `json:"at"`
+	ID         string    `json:"id"`
+	User       string    `json:"user"`
+	Kind       string    `json:"kind"` // ActivityAdded, ActivityListening
+	Text       string    `json:"text"`
+	TrackID    string    `json:"trackId,omitempty"`
+	PlaylistID string    `json:"playlistId,omitempty"`
+	Room       string    `json:"room,omitempty"`
+	At         time.Time `json:"at"`
 }
+
+// Kinds of activity.
+const (
+	ActivityAdded     = "added"     // added a track to a playlist
+	ActivityListening = "listening" // started listening in a room
+)

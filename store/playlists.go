@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -20,28 +21,149 @@ const (
 	entryPrefix    = "e"
 )
 
-// orderKey returns the Order key of the seq-th entry appended to a playlist:
-// seq zero-padded to 20 digits, the width of the largest uint64, so that keys
-// sort as strings in the order they were appended.
-//
-// Appending is the only way to insert for now. Inserting between two entries,
-// and concurrent inserts that converge, will need fractional keys (strings
-// that sort between two given ones); they will sort against these keys as
-// plain strings, and a key from a later append still sorts after them all.
-func orderKey(seq uint64) string { return fmt.Sprintf("%020d", seq) }
+// Playlist storage:
+//   - playlists:  playlist seq -> the Playlist without its entries
+//   - entries:    playlist seq -> bucket{entry seq -> Entry}; the inner
+//     bucket's sequence counts the playlist's appends (orderKey)
+//   - entryIndex: entry seq -> playlist seq
+//   - entryOrder: playlist seq -> bucket{order key 0x00 entry seq -> ""},
+//     the entries in playlist order, so that an insert finds its
+//     neighbours with a cursor rather than by reading the playlist.
 
-// CreatePlaylist creates an empty playlist called name, owned by owner.
-// Names are unique: a name already in use gives an ECONFLICT error, and an
-// invalid name or owner an EINVALID error.
+// orderIndexKey is an entry's key in its playlist's entryOrder bucket. The
+// 0x00 separator sorts below every key digit, so index keys sort as their
+// order keys do.
+func orderIndexKey(order string, ekey []byte) []byte {
+	k := make([]byte, 0, len(order)+1+len(ekey))
+	k = append(k, order...)
+	k = append(k, 0)
+	return append(k, ekey...)
+}
+
+// splitOrderIndexKey returns the order key and entry key of an index key.
+func splitOrderIndexKey(k []byte) (order string, ekey []byte, ok bool) {
+	if len(k) < 9 || k[len(k)-9] != 0 {
+		return "", nil, false
+	}
+	return string(k[:len(k)-9]), k[len(k)-8:], true
+}
+
+// migrateEntryOrder is migration 3: it creates the entryOrder bucket and
+// indexes every existing entry.
+func migrateEntryOrder(tx *bolt.Tx) error {
+	order, err := tx.CreateBucketIfNotExists([]byte(bucketEntryOrder))
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketEntryOrder, err)
+	}
+	return bucket(tx, bucketEntries).ForEachBucket(func(pkey []byte) error {
+		idx, err := order.CreateBucketIfNotExists(pkey)
+		if err != nil {
+			return err
+		}
+		return bucket(tx, bucketEntries).Bucket(pkey).ForEach(func(ekey, v []byte) error {
+			e, err := decodeEntry(v)
+			if err != nil {
+				return fmt.Errorf("entry %x: %w", ekey, err)
+			}
+			return idx.Put(orderIndexKey(e.Order, ekey), nil)
+		})
+	})
+}
+
+// CreatePlaylist creates an empty playlist called name, owned by owner and
+// editable only by the owner. Names are unique: a name already in use gives
+// an ECONFLICT error, and an invalid name or owner an EINVALID error.
 func (d *DB) CreatePlaylist(name, owner string) (tandem.Playlist, error) {
+	p, _, err := d.NewPlaylist(tandem.Op{}, name, owner, false)
+	return p, err
+}
+
+// opTTL is how long an op id is remembered.
+const opTTL = 24 * time.Hour
+
+// MaxOpIDLen bounds a client's op id, in bytes.
+const MaxOpIDLen = 64
+
+// opKey is an op's key in the ops bucket.
+func opKey(op tandem.Op) []byte { return []byte(op.User + "\x00" + op.ID) }
+
+// loadOp reports whether op was applied before, and if so decodes its
+// result into v. A stored op is 8 bytes of Unix nanoseconds, then JSON.
+func loadOp(tx *bolt.Tx, op tandem.Op, v any) (bool, error) {
+	if op.ID == "" {
+		return false, nil
+	}
+	raw := bucket(tx, bucketOps).Get(opKey(op))
+	if len(raw) < 8 {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw[8:], v); err != nil {
+		return false, fmt.Errorf("op %q of %s: %w", op.ID, op.User, err)
+	}
+	return true, nil
+}
+
+// saveOp records op's result.
+func (d *DB) saveOp(tx *bolt.Tx, op tandem.Op, v any) error {
+	if op.ID == "" {
+		return nil
+	}
+	js, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	raw := make([]byte, 8, 8+len(js))
+	binary.BigEndian.PutUint64(raw, uint64(d.now().UnixNano()))
+	return bucket(tx, bucketOps).Put(opKey(op), append(raw, js...))
+}
+
+// pruneOps forgets op ids older than opTTL. Open runs it.
+func (d *DB) pruneOps() error {
+	cutoff := uint64(d.now().Add(-opTTL).UnixNano())
+	var old [][]byte
+	err := d.db.View(func(tx *bolt.Tx) error {
+		return bucket(tx, bucketOps).ForEach(func(k, v []byte) error {
+			if len(v) < 8 || binary.BigEndian.Uint64(v) < cutoff {
+				old = append(old, bytes.Clone(k))
+			}
+			return nil
+		})
+	})
+	if err != nil || len(old) == 0 {
+		return err
+	}
+	return d.update(func(tx *bolt.Tx) error {
+		b := bucket(tx, bucketOps)
+		for _, k := range old {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// NewPlaylist creates an empty playlist called name, owned by owner;
+// collaborative says whether every friend may edit it. It reports whether
+// op had created it already, in which case it returns that playlist as it
+// was then. Names are unique: a name in use gives ECONFLICT; an invalid name
+// or owner gives EINVALID.
+func (d *DB) NewPlaylist(op tandem.Op, name, owner string, collaborative bool) (tandem.Playlist, bool, error) {
 	if err := ValidateName(name); err != nil {
-		return tandem.Playlist{}, fmt.Errorf("store: create playlist %q: %w", name, err)
+		return tandem.Playlist{}, false, fmt.Errorf("store: create playlist %q: %w", name, err)
 	}
 	if err := ValidateName(owner); err != nil {
-		return tandem.Playlist{}, fmt.Errorf("store: create playlist %q: owner: %w", name, err)
+		return tandem.Playlist{}, false, fmt.Errorf("store: create playlist %q: owner: %w", name, err)
 	}
-	var p tandem.Playlist
-	err := d.db.Update(func(tx *bolt.Tx) error {
+	var (
+		p   tandem.Playlist
+		dup bool
+	)
+	err := d.batch(func(tx *bolt.Tx) error {
+		var err error
+		if dup, err = loadOp(tx, op, &p); dup || err != nil {
+			return err
+		}
 		names := bucket(tx, bucketPlaylistNames)
 		if names.Get([]byte(name)) != nil {
 			return tandem.Errorf(tandem.ECONFLICT, "a playlist called %q exists", name)
@@ -53,34 +175,45 @@ func (d *DB) CreatePlaylist(name, owner string) (tandem.Playlist, error) {
 		}
 		key := itob(seq)
 		p = tandem.Playlist{
-			ID:        formatID(playlistPrefix, seq),
-			Name:      name,
-			Owner:     owner,
-			CreatedAt: stamp(d.now()),
+			ID:            formatID(playlistPrefix, seq),
+			Name:          name,
+			Owner:         owner,
+			Collaborative: collaborative,
+			CreatedAt:     stamp(d.now()),
 		}
-		v, err := json.Marshal(p) // entries live in their own bucket
-		if err != nil {
-			return err
-		}
-		if err := playlists.Put(key, v); err != nil {
+		if err := putPlaylist(tx, key, p); err != nil {
 			return err
 		}
 		if err := names.Put([]byte(name), key); err != nil {
 			return err
 		}
-		_, err = bucket(tx, bucketEntries).CreateBucket(key)
-		return err
+		if _, err := bucket(tx, bucketEntries).CreateBucket(key); err != nil {
+			return err
+		}
+		if _, err := bucket(tx, bucketEntryOrder).CreateBucket(key); err != nil {
+			return err
+		}
+		return d.saveOp(tx, op, p)
 	})
 	if err != nil {
-		return tandem.Playlist{}, fmt.Errorf("store: create playlist %s: %w", name, err)
+		return tandem.Playlist{}, false, fmt.Errorf("store: create playlist %s: %w", name, err)
 	}
 	p.Entries = []tandem.Entry{}
-	return p, nil
+	return p, dup, nil
 }
 
-// readPlaylist returns the playlist stored under key, with its entries
-// sorted by Order, or an ENOTFOUND error. The result holds no bytes of tx.
-func readPlaylist(tx *bolt.Tx, key []byte) (tandem.Playlist, error) {
+// putPlaylist stores a playlist's record, without its entries.
+func putPlaylist(tx *bolt.Tx, key []byte, p tandem.Playlist) error {
+	p.Entries = nil
+	v, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return bucket(tx, bucketPlaylists).Put(key, v)
+}
+
+// playlistRecord reads a playlist's record, without its entries.
+func playlistRecord(tx *bolt.Tx, key []byte) (tandem.Playlist, error) {
 	v := bucket(tx, bucketPlaylists).Get(key)
 	if v == nil {
 		return tandem.Playlist{}, tandem.Errorf(tandem.ENOTFOUND, "no such playlist")
@@ -89,29 +222,42 @@ func readPlaylist(tx *bolt.Tx, key []byte) (tandem.Playlist, error) {
 	if err := json.Unmarshal(v, &p); err != nil {
 		return tandem.Playlist{}, err
 	}
-	p.Entries = []tandem.Entry{}
-	if b := bucket(tx, bucketEntries).Bucket(key); b != nil {
-		err := b.ForEach(func(_, v []byte) error {
-			var e tandem.Entry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return err
-			}
-			p.Entries = append(p.Entries, e)
-			return nil
-		})
-		if err != nil {
-			return tandem.Playlist{}, err
-		}
-	}
-	// Stable: entries with equal keys stay in the order they were added.
-	slices.SortStableFunc(p.Entries, func(a, b tandem.Entry) int {
-		return strings.Compare(a.Order, b.Order)
-	})
+	p.Entries = nil
 	return p, nil
 }
 
-// Playlist returns the playlist with the given ID, with its entries sorted
-// by Order, or an ENOTFOUND error.
+// readPlaylist returns the playlist stored under key with its entries in
+// order, or an ENOTFOUND error. The result holds no bytes of tx.
+func readPlaylist(tx *bolt.Tx, key []byte) (tandem.Playlist, error) {
+	p, err := playlistRecord(tx, key)
+	if err != nil {
+		return tandem.Playlist{}, err
+	}
+	p.Entries = []tandem.Entry{}
+	entries := bucket(tx, bucketEntries).Bucket(key)
+	if entries == nil {
+		return p, nil
+	}
+	// Reading the entries in key order and sorting them is several times
+	// faster than following the order index with a lookup per entry.
+	p.Entries = make([]tandem.Entry, 0, min(entries.Sequence(), 1<<16))
+	err = entries.ForEach(func(k, v []byte) error {
+		e, err := decodeEntry(v)
+		if err != nil {
+			return fmt.Errorf("playlist %s: entry %x: %w", p.ID, k, err)
+		}
+		p.Entries = append(p.Entries, e)
+		return nil
+	})
+	if err != nil {
+		return tandem.Playlist{}, err
+	}
+	slices.SortStableFunc(p.Entries, func(a, b tandem.Entry) int { return strings.Compare(a.Order, b.Order) })
+	return p, nil
+}
+
+// Playlist returns the playlist with the given ID, with its entries in
+// order, or an ENOTFOUND error.
 func (d *DB) Playlist(id string) (tandem.Playlist, error) {
 	var p tandem.Playlist
 	err := d.db.View(func(tx *bolt.Tx) error {
@@ -129,8 +275,8 @@ func (d *DB) Playlist(id string) (tandem.Playlist, error) {
 	return p, nil
 }
 
-// PlaylistByName returns the playlist called name, with its entries sorted
-// by Order, or an ENOTFOUND error.
+// PlaylistByName returns the playlist called name, with its entries in
+// order, or an ENOTFOUND error.
 func (d *DB) PlaylistByName(name string) (tandem.Playlist, error) {
 	var p tandem.Playlist
 	err := d.db.View(func(tx *bolt.Tx) error {
@@ -151,10 +297,24 @@ func (d *DB) PlaylistByName(name string) (tandem.Playlist, error) {
 // Playlists returns every playlist with its entries, in the order the
 // playlists were created.
 func (d *DB) Playlists() ([]tandem.Playlist, error) {
+	return d.listPlaylists(true)
+}
+
+// PlaylistSummaries returns every playlist without its entries, in the
+// order the playlists were created; Entries is nil.
+func (d *DB) PlaylistSummaries() ([]tandem.Playlist, error) {
+	return d.listPlaylists(false)
+}
+
+func (d *DB) listPlaylists(withEntries bool) ([]tandem.Playlist, error) {
 	playlists := []tandem.Playlist{}
 	err := d.db.View(func(tx *bolt.Tx) error {
 		return bucket(tx, bucketPlaylists).ForEach(func(k, _ []byte) error {
-			p, err := readPlaylist(tx, k)
+			read := playlistRecord
+			if withEntries {
+				read = readPlaylist
+			}
+			p, err := read(tx, k)
 			if err != nil {
 				return err
 			}
@@ -170,9 +330,9 @@ func (d *DB) Playlists() ([]tandem.Playlist, error) {
 
 // AddEntry appends the track trackID to the playlist playlistID, added by
 // addedBy at time at (the current time if at is zero), and returns the new
-// entry. Its ID is unique in the database and its Order sorts after every
-// entry of the playlist. A missing playlist or track gives an ENOTFOUND
-// error, an invalid addedBy an EINVALID error.
+// entry. It checks no permission; the hub's edits go through EditPlaylist.
+// A missing playlist or track gives an ENOTFOUND error, an invalid addedBy
+// an EINVALID error.
 func (d *DB) AddEntry(playlistID, trackID, addedBy string, at time.Time) (tandem.Entry, error) {
 	if err := ValidateName(addedBy); err != nil {
 		return tandem.Entry{}, fmt.Errorf("store: add entry to playlist %q: added by: %w", playlistID, err)
@@ -181,43 +341,16 @@ func (d *DB) AddEntry(playlistID, trackID, addedBy string, at time.Time) (tandem
 		at = d.now()
 	}
 	var e tandem.Entry
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		pkey, ok := parseID(playlistPrefix, playlistID)
-		if !ok || bucket(tx, bucketPlaylists).Get(pkey) == nil {
-			return tandem.Errorf(tandem.ENOTFOUND, "no playlist %q", playlistID)
-		}
-		if bucket(tx, bucketTracks).Get([]byte(trackID)) == nil {
-			return tandem.Errorf(tandem.ENOTFOUND, "no track %q", trackID)
-		}
-		entries := bucket(tx, bucketEntries)
-		eseq, err := entries.NextSequence() // unique across playlists
+	err := d.update(func(tx *bolt.Tx) error {
+		pl, err := openPlaylist(tx, playlistID)
 		if err != nil {
 			return err
 		}
-		list, err := entries.CreateBucketIfNotExists(pkey)
-		if err != nil {
+		if e, err = pl.add(trackID, addedBy, at, tandem.Position{}); err != nil {
 			return err
 		}
-		oseq, err := list.NextSequence() // counts appends to this playlist
-		if err != nil {
-			return err
-		}
-		e = tandem.Entry{
-			ID:      formatID(entryPrefix, eseq),
-			TrackID: trackID,
-			AddedBy: addedBy,
-			AddedAt: stamp(at),
-			Order:   orderKey(oseq),
-		}
-		v, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		ekey := itob(eseq)
-		if err := list.Put(ekey, v); err != nil {
-			return err
-		}
-		return bucket(tx, bucketEntryIndex).Put(ekey, pkey)
+		pl.rec.Version++
+		return putPlaylist(tx, pl.key, pl.rec)
 	})
 	if err != nil {
 		return tandem.Entry{}, fmt.Errorf("store: add entry to playlist %q: %w", playlistID, err)
@@ -251,7 +384,9 @@ func (d *DB) Entry(entryID string) (tandem.Entry, string, error) {
 			return notFound
 		}
 		playlistID = formatID(playlistPrefix, binary.BigEndian.Uint64(pkey))
-		return json.Unmarshal(v, &e)
+		var err error
+		e, err = decodeEntry(v)
+		return err
 	})
 	if err != nil {
 		return tandem.Entry{}, "", fmt.Errorf("store: entry %q: %w", entryID, err)

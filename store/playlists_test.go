@@ -1,15 +1,12 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"tandem"
 )
@@ -106,46 +103,6 @@ func TestPlaylistRoundTrip(t *testing.T) {
 	}
 	if all[1].ID != misc.ID || !slices.Equal(all[1].Entries, []tandem.Entry{added[1]}) {
 		t.Errorf("Playlists()[1] = %+v", all[1])
-	}
-}
-
-func TestPlaylistEntriesSortedByOrder(t *testing.T) {
-	d := openTest(t, t.TempDir())
-	tr := testTrack(1, "x")
-	if err := d.PutTrack(tr); err != nil {
-		t.Fatal(err)
-	}
-	p, err := d.CreatePlaylist("p", "ann")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		if _, err := d.AddEntry(p.ID, tr.ID, "ann", testNow); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// A key from a future fractional insert, which sorts before all three.
-	err = d.db.Update(func(tx *bolt.Tx) error {
-		key, _ := parseID(playlistPrefix, p.ID)
-		v, err := json.Marshal(tandem.Entry{ID: "e99", TrackID: tr.ID, AddedBy: "bob", AddedAt: testNow, Order: "0"})
-		if err != nil {
-			return err
-		}
-		return bucket(tx, bucketEntries).Bucket(key).Put(itob(99), v)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := d.Playlist(p.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, e := range got.Entries {
-		ids = append(ids, e.ID)
-	}
-	if got, want := strings.Join(ids, ","), "e99,e1,e2,e3"; got != want {
-		t.Errorf("entry order = %s, want %s", got, want)
 	}
 }
 

@@ -22,8 +22,28 @@ func (d *DB) PutRoom(r tandem.Room) error {
 	}
 	// Batch: concurrent puts of different rooms share one commit (one
 	// fsync); it still returns only once the change is durable.
-	err = d.db.Batch(func(tx *bolt.Tx) error {
-		return bucket(tx, bucketRooms).Put([]byte(r.Name), v)
+	err = d.batch(func(tx *bolt.Tx) error {
+		rooms, codes := bucket(tx, bucketRooms), bucket(tx, bucketRoomCodes)
+		if old := rooms.Get([]byte(r.Name)); old != nil {
+			prev, err := decodeRoom(old)
+			if err != nil {
+				return err
+			}
+			if prev.Code != "" && prev.Code != r.Code {
+				if err := codes.Delete([]byte(prev.Code)); err != nil {
+					return err
+				}
+			}
+		}
+		if r.Code != "" {
+			if owner := codes.Get([]byte(r.Code)); owner != nil && string(owner) != r.Name {
+				return tandem.Errorf(tandem.ECONFLICT, "invite code already belongs to another room")
+			}
+			if err := codes.Put([]byte(r.Code), []byte(r.Name)); err != nil {
+				return err
+			}
+		}
+		return rooms.Put([]byte(r.Name), v)
 	})
 	if err != nil {
 		return fmt.Errorf("store: put room %s: %w", r.Name, err)
@@ -79,4 +99,27 @@ func (d *DB) Rooms() ([]tandem.Room, error) {
 		return nil, fmt.Errorf("store: rooms: %w", err)
 	}
 	return rooms, nil
+}
+
+// RoomByCode returns the room whose invite code is code, or an ENOTFOUND
+// error.
+func (d *DB) RoomByCode(code string) (tandem.Room, error) {
+	var r tandem.Room
+	err := d.db.View(func(tx *bolt.Tx) error {
+		name := bucket(tx, bucketRoomCodes).Get([]byte(code))
+		if name == nil {
+			return tandem.Errorf(tandem.ENOTFOUND, "no room has this invite code")
+		}
+		v := bucket(tx, bucketRooms).Get(name)
+		if v == nil {
+			return tandem.Errorf(tandem.ENOTFOUND, "no room has this invite code")
+		}
+		var err error
+		r, err = decodeRoom(v)
+		return err
+	})
+	if err != nil {
+		return tandem.Room{}, fmt.Errorf("store: room by code: %w", err)
+	}
+	return r, nil
 }

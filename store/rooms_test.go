@@ -89,3 +89,27 @@ func TestRoomErrors(t *testing.T) {
 		t.Errorf("Rooms() = %+v, want none", all)
 	}
 }
+
+func TestRoomByCode(t *testing.T) {
+	d := openTest(t, t.TempDir())
+	r := tandem.Room{Name: "lounge", Host: "ann", Code: "CODE1", Queue: []tandem.Entry{}}
+	if err := d.PutRoom(r); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d.RoomByCode("CODE1"); err != nil || got.Name != "lounge" {
+		t.Fatalf("RoomByCode = %+v, %v", got, err)
+	}
+	r.Code = "CODE2" // a rotated code: the old one stops working
+	if err := d.PutRoom(r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RoomByCode("CODE1"); tandem.ErrorCode(err) != tandem.ENOTFOUND {
+		t.Errorf("old code: %v, want ENOTFOUND", err)
+	}
+	if got, err := d.RoomByCode("CODE2"); err != nil || got.Name != "lounge" {
+		t.Errorf("new code: %+v, %v", got, err)
+	}
+	if err := d.PutRoom(tandem.Room{Name: "other", Code: "CODE2"}); tandem.ErrorCode(err) != tandem.ECONFLICT {
+		t.Errorf("a second room with the same code: %v, want ECONFLICT", err)
+	}
+}

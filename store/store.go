@@ -33,7 +33,7 @@ import (
 const FileName = "tandem.db"
 
 // SchemaVersion is the schema version that Open migrates a database to.
-const SchemaVersion = 2
+const SchemaVersion = 4
 
 // batchDelay is the longest a batched write waits to share a commit.
 const batchDelay = 2 * time.Millisecond
@@ -64,7 +64,7 @@ const (
 	bucketTracks        = "tracks"        // track ID (hex) -> Track JSON
 	bucketPlaylists     = "playlists"     // seq -> Playlist JSON, without entries
 	bucketPlaylistNames = "playlistNames" // name -> playlist seq
-	bucketEntries       = "entries"       // playlist seq -> bucket{entry seq -> Entry JSON}; its sequence numbers entries
+	bucketEntries       = "entries"       // playlist seq -> bucket{entry seq -> Entry (entrycodec.go)}; its sequence counts appends
 	bucketEntryIndex    = "entryIndex"    // entry seq -> playlist seq
 	bucketRooms         = "rooms"         // name -> Room JSON
 
@@ -74,6 +74,9 @@ const (
 	bucketActivity  = "activity"  // seq -> Activity JSON; the last 500 are kept
 	bucketOps       = "ops"       // user + "\x00" + client op id -> the op's result JSON
 	bucketRoomCodes = "roomCodes" // room invite code -> room name
+
+	// Created by migration 3.
+	bucketEntryOrder = "entryOrder" // playlist seq -> bucket{order key + 0x00 + entry seq -> ""}
 
 	keyVersion = "version"
 )
@@ -89,6 +92,12 @@ type Options struct {
 
 	// Now returns the current time, for CreatedAt fields. Nil means time.Now.
 	Now func() time.Time
+
+	// ObserveTx, when set, is called after every read-write transaction
+	// with its kind ("update" or "batch") and how long it took, commit and
+	// fsync included (the hub's metrics). It must be fast and must not use
+	// the DB.
+	ObserveTx func(kind string, d time.Duration)
 }
 
 // DB is a Tandem database. It is safe for concurrent use by multiple
@@ -100,6 +109,8 @@ type DB struct {
 	path   string
 	logger *slog.Logger
 	now    func() time.Time
+	// observeTx is Options.ObserveTx, or a no-op.
+	observeTx func(kind string, d time.Duration)
 }
 
 // Open opens the database in dir, creating dir (mode 0700) and the file
@@ -131,10 +142,17 @@ func Open(dir string, opts Options) (*DB, error) {
 	// commit: long enough to share an fsync under load, short next to the
 	// hub's scheduling lead.
 	bdb.MaxBatchDelay = batchDelay
-	d := &DB{db: bdb, path: path, logger: opts.Logger, now: opts.Now}
+	d := &DB{db: bdb, path: path, logger: opts.Logger, now: opts.Now, observeTx: opts.ObserveTx}
+	if d.observeTx == nil {
+		d.observeTx = func(string, time.Duration) {}
+	}
 	if err := d.migrate(); err != nil {
 		bdb.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := d.pruneOps(); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("store: open %s: forget old op ids: %w", path, err)
 	}
 	d.logger.Debug("store opened", "path", path, "schema", SchemaVersion)
 	return d, nil
@@ -151,6 +169,23 @@ func (d *DB) Close() error {
 
 // Path returns the path of the database file.
 func (d *DB) Path() string { return d.path }
+
+// update runs fn in a read-write transaction, timed for Options.ObserveTx.
+func (d *DB) update(fn func(tx *bolt.Tx) error) error {
+	start := time.Now()
+	err := d.db.Update(fn)
+	d.observeTx("update", time.Since(start))
+	return err
+}
+
+// batch runs fn in a batched read-write transaction (bolt.DB.Batch: fn may
+// run more than once), timed for Options.ObserveTx.
+func (d *DB) batch(fn func(tx *bolt.Tx) error) error {
+	start := time.Now()
+	err := d.db.Batch(fn)
+	d.observeTx("batch", time.Since(start))
+	return err
+}
 
 // A migration moves the schema up by one version inside a write transaction.
 type migration func(tx *bolt.Tx) error
@@ -183,12 +218,17 @@ func migrations() []migration {
 			}
 			return nil
 		},
+		// 3: index each playlist's entries by order key, so that an
+		// insert finds its neighbours without reading the playlist.
+		migrateEntryOrder,
+		// 4: entries in a compact binary form instead of JSON.
+		migrateEntryFormat,
 	}
 }
 
 // migrate runs the pending migrations in one transaction.
 func (d *DB) migrate() error {
-	return d.db.Update(func(tx *bolt.Tx) error {
+	return d.update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists([]byte(bucketMeta))
 		if err != nil {
 			return err

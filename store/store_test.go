@@ -402,3 +402,13 @@ func FuzzValidateName(f *testing.F) {
 		}
 	})
 }
+
+func TestCheck(t *testing.T) {
+	d := openTest(t, t.TempDir())
+	if _, err := d.CreateToken("ann"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Check(); err != nil {
+		t.Fatalf("Check of a sound database: %v", err)
+	}
+}

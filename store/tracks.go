@@ -37,13 +37,45 @@ func (d *DB) PutTrack(t tandem.Track) error {
 	if err != nil {
 		return fmt.Errorf("store: put track %s: %w", t.ID, err)
 	}
-	err = d.db.Update(func(tx *bolt.Tx) error {
+	err = d.update(func(tx *bolt.Tx) error {
 		return bucket(tx, bucketTracks).Put([]byte(t.ID), v)
 	})
 	if err != nil {
 		return fmt.Errorf("store: put track %s: %w", t.ID, err)
 	}
 	return nil
+}
+
+// AddTrack stores t unless a track with its ID exists, in one transaction.
+// It returns the stored track (t, or the one that was there) and whether t
+// was added. The ID must be a lowercase hex sha256, else the error has
+// code EINVALID.
+func (d *DB) AddTrack(t tandem.Track) (tandem.Track, bool, error) {
+	if !validTrackID(t.ID) {
+		return tandem.Track{}, false, fmt.Errorf("store: add track %q: %w", t.ID,
+			tandem.Errorf(tandem.EINVALID, "track ID is not a lowercase hex sha256"))
+	}
+	v, err := json.Marshal(t)
+	if err != nil {
+		return tandem.Track{}, false, fmt.Errorf("store: add track %s: %w", t.ID, err)
+	}
+	var old tandem.Track
+	exists := false
+	err = d.update(func(tx *bolt.Tx) error {
+		b := bucket(tx, bucketTracks)
+		if cur := b.Get([]byte(t.ID)); cur != nil {
+			exists = true
+			return json.Unmarshal(cur, &old)
+		}
+		return b.Put([]byte(t.ID), v)
+	})
+	if err != nil {
+		return tandem.Track{}, false, fmt.Errorf("store: add track %s: %w", t.ID, err)
+	}
+	if exists {
+		return old, false, nil
+	}
+	return t, true, nil
 }
 
 // Track returns the track with the given ID, or an ENOTFOUND error.

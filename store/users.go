@@ -15,6 +15,16 @@ import (
 // tokenBytes is the size of a token's random part: 256 bits.
 const tokenBytes = 32
 
+// newToken returns a new token, 256 random bits base64url-encoded without
+// padding, and the sha256 under which it is stored.
+func newToken() (token string, hash []byte) {
+	raw := make([]byte, tokenBytes)
+	rand.Read(raw) // never fails; see crypto/rand.Read
+	token = base64.RawURLEncoding.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(token))
+	return token, sum[:]
+}
+
 // CreateToken issues a new token for the user name, creating the user if it
 // does not exist. The token is 256 random bits, base64url-encoded without
 // padding; only its sha256 is stored, so it cannot be shown again. A user
@@ -23,13 +33,10 @@ func (d *DB) CreateToken(name string) (string, error) {
 	if err := ValidateName(name); err != nil {
 		return "", fmt.Errorf("store: create token for %q: %w", name, err)
 	}
-	raw := make([]byte, tokenBytes)
-	rand.Read(raw) // never fails; see crypto/rand.Read
-	token := base64.RawURLEncoding.EncodeToString(raw)
-	hash := sha256.Sum256([]byte(token))
+	token, hash := newToken()
 
 	created := false
-	err := d.db.Update(func(tx *bolt.Tx) error {
+	err := d.update(func(tx *bolt.Tx) error {
 		users := bucket(tx, bucketUsers)
 		if users.Get([]byte(name)) == nil {
 			v, err := json.Marshal(tandem.User{Name: name, CreatedAt: stamp(d.now())})
@@ -41,7 +48,7 @@ func (d *DB) CreateToken(name string) (string, error) {
 			}
 			created = true
 		}
-		return bucket(tx, bucketTokens).Put(hash[:], []byte(name))
+		return bucket(tx, bucketTokens).Put(hash, []byte(name))
 	})
 	if err != nil {
 		return "", fmt.Errorf("store: create token for %s: %w", name, err)
@@ -112,4 +119,57 @@ func (d *DB) Users() ([]tandem.User, error) {
 		return nil, fmt.Errorf("store: users: %w", err)
 	}
 	return users, nil
+}
+
+// RevokeUser deletes every token of the user called name, so that none of
+// them authenticates any more, and returns how many there were. The user
+// stays (the name keeps its history and cannot be taken by someone else);
+// `hub token create` can let them in again. An unknown user gives an
+// ENOTFOUND error.
+func (d *DB) RevokeUser(name string) (int, error) {
+	n := 0
+	err := d.update(func(tx *bolt.Tx) error {
+		if bucket(tx, bucketUsers).Get([]byte(name)) == nil {
+			return tandem.Errorf(tandem.ENOTFOUND, "no user %q", name)
+		}
+		tokens := bucket(tx, bucketTokens)
+		var keys [][]byte
+		err := tokens.ForEach(func(k, v []byte) error {
+			if string(v) == name {
+				keys = append(keys, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := tokens.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: revoke %q: %w", name, err)
+	}
+	d.logger.Info("store user revoked", "user", name, "tokens", n)
+	return n, nil
+}
+
+// TokenCounts returns how many tokens each user holds; users without any
+// (revoked ones) are absent.
+func (d *DB) TokenCounts() (map[string]int, error) {
+	counts := map[string]int{}
+	err := d.db.View(func(tx *bolt.Tx) error {
+		return bucket(tx, bucketTokens).ForEach(func(_, v []byte) error {
+			counts[string(v)]++
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: token counts: %w", err)
+	}
+	return counts, nil
 }

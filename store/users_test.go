@@ -137,3 +137,46 @@ func TestCreateTokenInvalidName(t *testing.T) {
 		t.Errorf("Users() = %+v, want none", users)
 	}
 }
+
+func TestRevokeUser(t *testing.T) {
+	d := openTest(t, t.TempDir())
+	a1, err := d.CreateToken("ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := d.CreateToken("ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := d.CreateToken("bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := d.RevokeUser("ann")
+	if err != nil || n != 2 {
+		t.Fatalf("RevokeUser(ann) = %d, %v; want 2 tokens", n, err)
+	}
+	for _, tok := range []string{a1, a2} {
+		_, err := d.Authenticate(tok)
+		wantCode(t, err, tandem.EUNAUTHORIZED)
+	}
+	if u, err := d.Authenticate(b); err != nil || u.Name != "bob" {
+		t.Errorf("bob after ann's revocation: %+v, %v", u, err)
+	}
+	// The user stays, with no tokens.
+	if _, err := d.User("ann"); err != nil {
+		t.Errorf("User(ann) after revocation: %v", err)
+	}
+	counts, err := d.TokenCounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(counts) != 1 || counts["bob"] != 1 {
+		t.Errorf("TokenCounts() = %v, want map[bob:1]", counts)
+	}
+	if n, err := d.RevokeUser("ann"); err != nil || n != 0 {
+		t.Errorf("second RevokeUser(ann) = %d, %v", n, err)
+	}
+	_, err = d.RevokeUser("nobody")
+	wantCode(t, err, tandem.ENOTFOUND)
+}
