@@ -1,8 +1,9 @@
 // Package audio decodes, tags and plays music for the Tandem player.
 //
-// Decode turns a WAV or FLAC file into a beep stream at the engine's rate;
-// ReadTags reads a file's title, artist, album and duration with small
-// parsers of its own. An Engine plays one track at a time: it renders 16-bit
+// Decode turns a WAV, FLAC, MP3 or Ogg Vorbis file into a beep stream at
+// the engine's rate; ReadTags reads a file's title, artist, album and
+// duration with small parsers of its own, and Probe validates an untrusted
+// file (the hub's uploads) and reads its tags and artwork. An Engine plays one track at a time: it renders 16-bit
 // little-endian stereo PCM at SampleRate into an io.Reader and hands that
 // reader to an Output, which pulls from it at the pace of a sound card.
 //
@@ -29,14 +30,18 @@ const (
 const (
 	FormatWAV  = "wav"
 	FormatFLAC = "flac"
+	FormatMP3  = "mp3" // MPEG-1/2/2.5 Layer III
+	FormatOgg  = "ogg" // Ogg Vorbis
 )
 
 // Errors.
 var (
-	// ErrUnknownFormat means the bytes are neither WAV nor FLAC.
+	// ErrUnknownFormat means the bytes are not WAV, FLAC, MP3 or Ogg
+	// Vorbis.
 	ErrUnknownFormat = errors.New("audio: unknown format")
-	// ErrMalformed means a file claims to be WAV or FLAC but its structure
-	// is broken or hostile (e.g. an absurd chunk size).
+	// ErrMalformed means a file claims to be in one of those formats but
+	// its structure is broken or hostile (e.g. an absurd chunk size), or
+	// its audio does not decode.
 	ErrMalformed = errors.New("audio: malformed file")
 	// ErrNoTrack means the engine has no track loaded.
 	ErrNoTrack = errors.New("audio: no track loaded")

@@ -7,6 +7,8 @@ import (
 
 	"github.com/gopxl/beep/v2"
 	"github.com/gopxl/beep/v2/flac"
+	"github.com/gopxl/beep/v2/mp3"
+	"github.com/gopxl/beep/v2/vorbis"
 	"github.com/gopxl/beep/v2/wav"
 )
 
@@ -26,11 +28,12 @@ const (
 // size would cost gigabytes.
 const maxPreDataChunk = 16 << 20
 
-// Decode decodes the WAV or FLAC file at r's current position, sniffing
-// the format from its first bytes. The stream plays at SampleRate: files
-// at other rates are resampled. The returned format is the stream's (rate
-// SampleRate, the file's channels and precision). A FLAC file without a
-// SEEKTABLE is scanned once here, so that later seeks are quick.
+// Decode decodes the WAV, FLAC, MP3 or Ogg Vorbis file at r's current
+// position, sniffing the format from its first bytes. The stream plays at
+// SampleRate: files at other rates are resampled. The returned format is
+// the stream's (rate SampleRate, the file's channels and precision). A
+// FLAC file without a SEEKTABLE, and an MP3 file, are scanned once here,
+// so that later seeks are quick.
 //
 // On success the stream owns r: closing the stream closes r if r is an
 // io.Closer. On error r is left open.
@@ -45,14 +48,30 @@ func Decode(r io.ReadSeeker) (s beep.StreamSeekCloser, format beep.Format, err e
 	if err != nil {
 		return nil, beep.Format{}, err
 	}
+	dec, format, err := decodeFormat(r, kind, true)
+	if err != nil {
+		return nil, beep.Format{}, err
+	}
+	s = owner{dec, r}
+	if format.SampleRate != SampleRate {
+		s = newResampled(s, format.SampleRate)
+		format.SampleRate = SampleRate
+	}
+	return s, format, nil
+}
+
+// decodeFormat opens a decoder at the file's own rate for the file of the
+// given kind at r's current position, as sniff left it. With seekable
+// false the decoder is only read from start to end, never seeked, which
+// spares the scans that make seeking quick. The decoder does not close r.
+func decodeFormat(r io.ReadSeeker, kind string, seekable bool) (dec beep.StreamSeekCloser, format beep.Format, err error) {
+	start, err := r.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, beep.Format{}, wrapSeek(err)
+	}
 	src := noClose{r} // beep closes a Closer on error; we keep r open
-	var dec beep.StreamSeekCloser
 	switch kind {
 	case FormatWAV:
-		start, err := r.Seek(0, io.SeekCurrent)
-		if err != nil {
-			return nil, beep.Format{}, wrapSeek(err)
-		}
 		if err := checkWAV(r); err != nil {
 			return nil, beep.Format{}, err
 		}
@@ -61,21 +80,17 @@ func Decode(r io.ReadSeeker) (s beep.StreamSeekCloser, format beep.Format, err e
 		}
 		dec, format, err = wav.Decode(src)
 		if err != nil {
-			return nil, beep.Format{}, fmt.Errorf("audio: decode wav: %w", err)
+			return nil, beep.Format{}, fmt.Errorf("%w: decode wav: %w", ErrMalformed, err)
 		}
 	case FormatFLAC:
-		start, err := r.Seek(0, io.SeekCurrent)
-		if err != nil {
-			return nil, beep.Format{}, wrapSeek(err)
-		}
 		dec, format, err = flac.Decode(src)
 		if err != nil {
-			return nil, beep.Format{}, fmt.Errorf("audio: decode flac: %w", err)
+			return nil, beep.Format{}, fmt.Errorf("%w: decode flac: %w", ErrMalformed, err)
 		}
 		// Without a SEEKTABLE block, the first seek scans the whole file.
 		// Do it now, while loading, rather than in the engine's Seek, which
 		// holds the lock that the output's reads need.
-		if dec.Seek(0) != nil {
+		if seekable && dec.Seek(0) != nil {
 			// A damaged frame stops the scan and leaves the decoder
 			// anywhere. Start over: the file still plays up to the damage,
 			// though seeking in it will fail.
@@ -84,20 +99,56 @@ func Decode(r io.ReadSeeker) (s beep.StreamSeekCloser, format beep.Format, err e
 			}
 			dec, format, err = flac.Decode(src)
 			if err != nil {
-				return nil, beep.Format{}, fmt.Errorf("audio: decode flac: %w", err)
+				return nil, beep.Format{}, fmt.Errorf("%w: decode flac: %w", ErrMalformed, err)
 			}
 		}
+	case FormatMP3:
+		// go-mp3 seeks to absolute offsets and reads any ID3v2 tag into
+		// memory whatever its size: give it the frames only.
+		var in io.ReadCloser = nopCloser{&shifted{r: r, base: start}}
+		if !seekable {
+			in = io.NopCloser(io.LimitReader(r, 1<<62)) // no Seek: go-mp3 skips its length scan
+		}
+		dec, format, err = mp3.Decode(in)
+		if err != nil {
+			return nil, beep.Format{}, fmt.Errorf("%w: decode mp3: %w", ErrMalformed, err)
+		}
+	case FormatOgg:
+		// The header packets are read whole; refuse absurd ones first.
+		if _, _, err := vorbisHeaders(r); err != nil {
+			return nil, beep.Format{}, err
+		}
+		if _, err := r.Seek(start, io.SeekStart); err != nil {
+			return nil, beep.Format{}, wrapSeek(err)
+		}
+		dec, format, err = vorbis.Decode(nopCloser{&shifted{r: r, base: start}})
+		if err != nil {
+			return nil, beep.Format{}, fmt.Errorf("%w: decode ogg vorbis: %w", ErrMalformed, err)
+		}
+	default:
+		return nil, beep.Format{}, ErrUnknownFormat
 	}
 	if format.SampleRate < minRate || format.SampleRate > maxRate || format.NumChannels <= 0 {
 		dec.Close()
 		return nil, beep.Format{}, fmt.Errorf("%w: %s with rate %d and %d channels", ErrMalformed, kind, format.SampleRate, format.NumChannels)
 	}
-	s = owner{dec, r}
-	if format.SampleRate != SampleRate {
-		s = newResampled(s, format.SampleRate)
-		format.SampleRate = SampleRate
+	return dec, format, nil
+}
+
+// shifted is r seen from base: offset 0 is base in r.
+type shifted struct {
+	r    io.ReadSeeker
+	base int64
+}
+
+func (s *shifted) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+func (s *shifted) Seek(off int64, whence int) (int64, error) {
+	if whence == io.SeekStart {
+		off += s.base
 	}
-	return s, format, nil
+	n, err := s.r.Seek(off, whence)
+	return n - s.base, err
 }
 
 // checkWAV rejects WAV files that would make beep's decoder allocate
@@ -125,6 +176,12 @@ func checkWAV(r io.ReadSeeker) error {
 
 // noClose hides the Close method of a reader from beep.
 type noClose struct{ io.ReadSeeker }
+
+// nopCloser is a ReadSeeker with a Close that does nothing, for decoders
+// that want an io.ReadCloser and seek when it can.
+type nopCloser struct{ io.ReadSeeker }
+
+func (nopCloser) Close() error { return nil }
 
 // owner is a decoded stream that closes its source when it is closed.
 type owner struct {

@@ -17,7 +17,7 @@ type Tags struct {
 	Artist     string
 	Album      string
 	Duration   time.Duration
-	Format     string // FormatWAV or FormatFLAC
+	Format     string // FormatWAV, FormatFLAC, FormatMP3 or FormatOgg
 	SampleRate int    // Hz
 	Channels   int
 }
@@ -30,11 +30,23 @@ const (
 )
 
 // ReadTags reads the tags and duration of a WAV file (RIFF LIST/INFO chunk:
-// INAM, IART, IPRD) or a FLAC file (VORBIS_COMMENT block: TITLE, ARTIST,
-// ALBUM). It reads from r's current position and leaves r anywhere. Files
-// with no tags give empty fields and no error; files that are not WAV or
-// FLAC give ErrUnknownFormat, and broken ones ErrMalformed.
+// INAM, IART, IPRD), a FLAC file (VORBIS_COMMENT block: TITLE, ARTIST,
+// ALBUM), an Ogg Vorbis file (its comment header, the same keys) or an MP3
+// file (ID3v2.2 to 2.4 frames TIT2, TPE1, TALB, else an ID3v1 tag). It
+// reads from r's current position and leaves r anywhere. Files with no
+// tags give empty fields and no error; files in none of these formats give
+// ErrUnknownFormat, and broken ones ErrMalformed.
 func ReadTags(r io.ReadSeeker) (Tags, error) {
+	return readTags(r, nil)
+}
+
+// readTags is ReadTags that also collects embedded artwork into art,
+// unless art is nil.
+func readTags(r io.ReadSeeker, art *picture) (Tags, error) {
+	start, err := r.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return Tags{}, wrapSeek(err)
+	}
 	format, err := sniff(r)
 	if err != nil {
 		return Tags{}, err
@@ -46,20 +58,25 @@ func ReadTags(r io.ReadSeeker) (Tags, error) {
 			return Tags{}, err
 		}
 		return info.tags, nil
+	case FormatMP3:
+		return readMP3Tags(r, start, art)
+	case FormatOgg:
+		return readOggTags(r, art)
 	default:
-		return readFLACTags(r)
+		return readFLACTags(r, art)
 	}
 }
 
 // sniff returns the format of the file that starts at r's current
-// position and leaves r at the format's own start (after any ID3v2 header
-// of a FLAC file).
+// position and leaves r at the format's own start: after any ID3v2 header
+// of a FLAC file, at the first frame of an MP3 file, at the start of the
+// others.
 func sniff(r io.ReadSeeker) (string, error) {
 	start, err := r.Seek(0, io.SeekCurrent)
 	if err != nil {
 		return "", fmt.Errorf("audio: sniff: %w", err)
 	}
-	var head [12]byte
+	var head [oggHeadLen]byte
 	n, err := io.ReadFull(r, head[:])
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("audio: sniff: %w", err)
@@ -72,24 +89,41 @@ func sniff(r io.ReadSeeker) (string, error) {
 	case len(b) >= 4 && string(b[0:4]) == "fLaC":
 		_, err = r.Seek(start, io.SeekStart)
 		return FormatFLAC, wrapSeek(err)
-	case len(b) >= 10 && string(b[0:3]) == "ID3":
-		// ID3v2: a 10-byte header, a syncsafe size, and an optional footer.
-		size := int64(b[6]&0x7f)<<21 | int64(b[7]&0x7f)<<14 | int64(b[8]&0x7f)<<7 | int64(b[9]&0x7f)
-		skip := 10 + size
-		if b[5]&0x10 != 0 {
-			skip += 10
-		}
-		if _, err := r.Seek(start+skip, io.SeekStart); err != nil {
-			return "", wrapSeek(err)
-		}
-		var sig [4]byte
-		if _, err := io.ReadFull(r, sig[:]); err != nil || string(sig[:]) != "fLaC" {
-			return "", ErrUnknownFormat
-		}
-		_, err = r.Seek(start+skip, io.SeekStart)
+	case isVorbisHead(b):
+		_, err = r.Seek(start, io.SeekStart)
+		return FormatOgg, wrapSeek(err)
+	}
+	// An ID3v2 tag may stand before a FLAC stream or MP3 frames; so may
+	// nothing, for MP3.
+	pos := start
+	if len(b) >= 10 && string(b[0:3]) == "ID3" {
+		pos += id3Size(b)
+	}
+	if _, err := r.Seek(pos, io.SeekStart); err != nil {
+		return "", wrapSeek(err)
+	}
+	var sig [4]byte
+	if _, err := io.ReadFull(r, sig[:]); err == nil && string(sig[:]) == "fLaC" {
+		_, err = r.Seek(pos, io.SeekStart)
 		return FormatFLAC, wrapSeek(err)
 	}
-	return "", ErrUnknownFormat
+	frame, err := findMP3Frame(r, pos)
+	if err != nil {
+		return "", err
+	}
+	_, err = r.Seek(frame, io.SeekStart)
+	return FormatMP3, wrapSeek(err)
+}
+
+// id3Size returns the whole size of the ID3v2 tag whose 10-byte header is
+// b: header, body and optional footer.
+func id3Size(b []byte) int64 {
+	size := int64(b[6]&0x7f)<<21 | int64(b[7]&0x7f)<<14 | int64(b[8]&0x7f)<<7 | int64(b[9]&0x7f)
+	skip := 10 + size
+	if b[5]&0x10 != 0 {
+		skip += 10
+	}
+	return skip
 }
 
 func wrapSeek(err error) error {
@@ -241,7 +275,7 @@ func cleanTag(b []byte) string {
 
 // readFLACTags reads the metadata blocks of the FLAC stream at r's
 // current position (just at "fLaC").
-func readFLACTags(r io.ReadSeeker) (Tags, error) {
+func readFLACTags(r io.ReadSeeker, art *picture) (Tags, error) {
 	t := Tags{Format: FormatFLAC}
 	var sig [4]byte
 	if _, err := io.ReadFull(r, sig[:]); err != nil || string(sig[:]) != "fLaC" {
@@ -280,7 +314,15 @@ func readFLACTags(r io.ReadSeeker) (Tags, error) {
 			if _, err := io.ReadFull(r, body); err != nil {
 				return t, fmt.Errorf("%w: flac VORBIS_COMMENT: %v", ErrMalformed, err)
 			}
-			parseVorbisComment(body, &t)
+			parseVorbisComment(body, &t, art)
+		case typ == 6 && art != nil && size <= maxArt+maxTagBlock:
+			body := make([]byte, size)
+			if _, err := io.ReadFull(r, body); err != nil {
+				return t, fmt.Errorf("%w: flac PICTURE: %v", ErrMalformed, err)
+			}
+			if p, ok := parseFLACPicture(body); ok {
+				art.offer(p)
+			}
 		default:
 			if _, err := r.Seek(size, io.SeekCurrent); err != nil {
 				return t, wrapSeek(err)
@@ -295,8 +337,9 @@ func readFLACTags(r io.ReadSeeker) (Tags, error) {
 
 // parseVorbisComment reads TITLE, ARTIST and ALBUM from a VORBIS_COMMENT
 // block (little-endian lengths, "KEY=value" entries, keys in any case). The
-// first value of each key wins.
-func parseVorbisComment(b []byte, t *Tags) {
+// first value of each key wins. Unless art is nil, it also offers art the
+// pictures of METADATA_BLOCK_PICTURE entries (base64 FLAC PICTURE blocks).
+func parseVorbisComment(b []byte, t *Tags, art *picture) {
 	next := func() ([]byte, bool) {
 		if len(b) < 4 {
 			return nil, false
@@ -335,6 +378,13 @@ func parseVorbisComment(b []byte, t *Tags) {
 			dst = &t.Artist
 		case "ALBUM":
 			dst = &t.Album
+		case "METADATA_BLOCK_PICTURE":
+			if art != nil {
+				if p, ok := parseFLACPicture(decodeBase64(value)); ok {
+					art.offer(p)
+				}
+			}
+			continue
 		default:
 			continue
 		}

@@ -1,0 +1,77 @@
+package audio
+
+import (
+	"fmt"
+	"io"
+)
+
+// probeSeconds is how much audio Probe decodes to prove a file is music.
+const probeSeconds = 1
+
+// Info is what Probe learns about a file.
+type Info struct {
+	Tags
+	// Art is the embedded artwork (the front cover if there are several
+	// pictures), or nil.
+	Art []byte
+	// ArtType is Art's MIME type, sniffed from its bytes: image/jpeg,
+	// image/png, image/gif or image/webp; "" without art.
+	ArtType string
+}
+
+// Probe checks that the file at r's current position is music Tandem can
+// play, and reads what it says about itself. It sniffs the format from the
+// content (names are not trusted), reads the tags, duration and artwork
+// (ID3v2 with APIC for MP3, VORBIS_COMMENT and PICTURE blocks for FLAC,
+// comments with METADATA_BLOCK_PICTURE for Ogg Vorbis, LIST/INFO for WAV),
+// then decodes the first second of audio. A file in another format gives
+// ErrUnknownFormat; one that is broken, hostile or holds no audio gives
+// ErrMalformed. r is left anywhere.
+func Probe(r io.ReadSeeker) (info Info, err error) {
+	defer func() {
+		// The parsers and decoders read untrusted bytes; never let one
+		// crash the hub.
+		if p := recover(); p != nil {
+			info, err = Info{}, fmt.Errorf("%w: decoder panicked: %v", ErrMalformed, p)
+		}
+	}()
+	start, err := r.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return Info{}, wrapSeek(err)
+	}
+	var art picture
+	tags, err := readTags(r, &art)
+	if err != nil {
+		return Info{}, err
+	}
+	if _, err := r.Seek(start, io.SeekStart); err != nil {
+		return Info{}, wrapSeek(err)
+	}
+	kind, err := sniff(r)
+	if err != nil {
+		return Info{}, err
+	}
+	dec, format, err := decodeFormat(r, kind, false)
+	if err != nil {
+		return Info{}, err
+	}
+	defer dec.Close()
+	want := probeSeconds * int(format.SampleRate)
+	buf := make([][2]float64, 4096)
+	got := 0
+	for got < want {
+		n, ok := dec.Stream(buf[:min(len(buf), want-got)])
+		got += n
+		if !ok || n == 0 { // some decoders say ok with nothing left
+			break
+		}
+	}
+	if err := dec.Err(); err != nil {
+		return Info{}, fmt.Errorf("%w: decode %s: %v", ErrMalformed, kind, err)
+	}
+	if got == 0 {
+		return Info{}, fmt.Errorf("%w: %s file with no audio", ErrMalformed, kind)
+	}
+	info = Info{Tags: tags, Art: art.data, ArtType: art.mime}
+	return info, nil
+}
