@@ -27,7 +27,15 @@ type DialOptions struct {
 	Transports []string
 	// HTTPClient carries polling requests; default a client of its own.
 	HTTPClient *http.Client
+	// MaxMessage bounds one message from the server, in bytes; default
+	// DefaultMaxMessage. (The server's maxPayload bounds what it accepts,
+	// not what it sends: a playlist of 10,000 entries is several MB.)
+	MaxMessage int64
 }
+
+// DefaultMaxMessage is the default DialOptions.MaxMessage, the most one
+// polling response may hold too.
+const DefaultMaxMessage = 64 << 20
 
 // baseURL turns a hub address (http, https, ws or wss; a bare host:port
 // means http) into the Engine.IO endpoint's http(s) URL with EIO set.
@@ -140,9 +148,11 @@ func dialWebSocket(ctx context.Context, base *url.URL, opts DialOptions, log *sl
 		ws.Close()
 		return nil, err
 	}
-	if h.MaxPayload > 0 {
-		ws.SetReadLimit(h.MaxPayload + 1)
+	limit := opts.MaxMessage
+	if limit <= 0 {
+		limit = DefaultMaxMessage
 	}
+	ws.SetReadLimit(limit)
 	c := newConn(h.SID, false, h, log)
 	c.start(accept(c))
 	c.useWebSocket(ws, true)
@@ -315,7 +325,7 @@ func (p *pollClient) do(ctx context.Context, method string, body []byte) ([]byte
 		return nil, err
 	}
 	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	out, err := io.ReadAll(io.LimitReader(resp.Body, DefaultMaxMessage))
 	if err != nil {
 		return nil, err
 	}
@@ -342,6 +352,11 @@ func (p *pollClient) upgrade(opts DialOptions) {
 	fail := func(why string, err error) {
 		c.log.Debug("engineio: upgrade failed; staying on polling", "sid", c.id, "why", why, "err", err)
 		ws.Close()
+	}
+	if opts.MaxMessage > 0 {
+		ws.SetReadLimit(opts.MaxMessage)
+	} else {
+		ws.SetReadLimit(DefaultMaxMessage)
 	}
 	_ = ws.SetWriteDeadline(time.Now().Add(writeWait))
 	if err := ws.WriteMessage(websocket.TextMessage, []byte("2probe")); err != nil {

@@ -17,7 +17,7 @@ const demoUser = "Tandem"
 type Seeder interface {
 	PutTrack(t tandem.Track) error
 	PlaylistByName(name string) (tandem.Playlist, error)
-	CreatePlaylist(name, owner string) (tandem.Playlist, error)
+	NewPlaylist(op tandem.Op, name, owner string, collaborative bool) (tandem.Playlist, bool, error)
 	AddEntry(playlistID, trackID, addedBy string, at time.Time) (tandem.Entry, error)
 }
 
@@ -37,7 +37,8 @@ func SeedDemo(st Seeder, tracks []tandem.Track) (tandem.Playlist, error) {
 	if tandem.ErrorCode(err) != tandem.ENOTFOUND {
 		return tandem.Playlist{}, fmt.Errorf("hub: seed demo: %w", err)
 	}
-	if pl, err = st.CreatePlaylist(DemoPlaylist, demoUser); err != nil {
+	// Collaborative, so that every friend can add to it.
+	if pl, _, err = st.NewPlaylist(tandem.Op{}, DemoPlaylist, demoUser, true); err != nil {
 		return tandem.Playlist{}, fmt.Errorf("hub: seed demo playlist: %w", err)
 	}
 	for _, t := range tracks {

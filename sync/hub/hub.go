@@ -30,11 +30,23 @@ import (
 // only once the change is durable.
 type Store interface {
 	Authenticate(token string) (tandem.User, error)
+	Users() ([]tandem.User, error)
 	Track(id string) (tandem.Track, error)
+
 	Playlist(id string) (tandem.Playlist, error)
-	Playlists() ([]tandem.Playlist, error)
+	PlaylistSummaries() ([]tandem.Playlist, error)
+	// NewPlaylist and EditPlaylist remember op ids: a retried op returns
+	// its first result (marked duplicate) and changes nothing.
+	NewPlaylist(op tandem.Op, name, owner string, collaborative bool) (tandem.Playlist, bool, error)
+	EditPlaylist(op tandem.Op, playlistID string, e tandem.Edit) (tandem.EditResult, error)
+
 	Room(name string) (tandem.Room, error)
+	RoomByCode(code string) (tandem.Room, error)
+	Rooms() ([]tandem.Room, error)
 	PutRoom(r tandem.Room) error
+
+	AddActivity(a tandem.Activity) (tandem.Activity, error)
+	Activities(n int) ([]tandem.Activity, error)
 }
 
 // DefaultLead is how far in the future a command is scheduled, so that
@@ -58,19 +70,48 @@ type Config struct {
 	GuestUser string
 	// Engine configures the transport.
 	Engine engineio.Options
+	// OpenRooms lets every authenticated friend into every room, as on a
+	// player's built-in hub, where the join line is the invitation.
+	// Otherwise a room admits its host and the friends who joined it with
+	// its invite code.
+	OpenRooms bool
+	// RateLimit is how many commands a second one connection may send,
+	// sustained, and RateBurst how many at once; zero means
+	// DefaultRateLimit and DefaultRateBurst.
+	RateLimit float64
+	RateBurst int
+
+	// Access and operations (access.go, invite.go, admin.go, metrics.go).
+	// Accounts enables invite redemption and the admin API; PublicURL is
+	// the hub's address for friends (http(s)://HOST:PORT), for invite
+	// links; Metrics are the hub's metrics (nil: new ones).
+	Accounts  Accounts
+	PublicURL string
+	Metrics   *Metrics
+
+	// Music (media.go): the HTTP API for uploading and downloading tracks
+	// under /api/. It is served only when both Media and Probe are set.
+	//
+	// Media stores tracks' files and resumable upload sessions; Probe
+	// checks uploaded files and reads their tags; MaxUpload is the largest
+	// file accepted, in bytes (0 means DefaultMaxUpload, 200 MB).
+	Media     Media
+	Probe     Probe
+	MaxUpload int64
 }
 
 // Hub serves Tandem's protocol. Create it with New, serve Handler, and
 // Close it.
 type Hub struct {
-	store    Store
-	log      *slog.Logger
-	now      func() time.Time
-	lead     time.Duration
-	fallback string
-	guest    string
-	io       *socketio.Server
-	mux      *http.ServeMux
+	store     Store
+	log       *slog.Logger
+	now       func() time.Time
+	lead      time.Duration
+	fallback  string
+	guest     string
+	openRooms bool
+	io        *socketio.Server
+	mux       *http.ServeMux
 
 	mu     sync.Mutex // guards rooms and closed; never held while taking a liveRoom's mu
 	rooms  map[string]*liveRoom
@@ -78,7 +119,16 @@ type Hub struct {
 
 	rmu     sync.Mutex // guards runners
 	runners map[string]*runner
-	running sync.WaitGroup // the runners' goroutines
+	running sync.WaitGroup // the runners' goroutines, and record's
+
+	limit   *limiter
+	friends friendsState
+	feed    feedState
+
+	tmu    sync.RWMutex // guards tracks
+	tracks map[string]tandem.Track
+
+	ops opsState // access and operations: access.go, metrics.go
 }
 
 // runner holds one socket's commands waiting to run, in arrival order.
@@ -132,9 +182,9 @@ func (h *Hub) run(sid string, fn func()) bool {
 type liveRoom struct {
 	mu       sync.Mutex // guards the following
 	room     tandem.Room
-	members  map[string]string // socket id -> user name
-	ended    *time.Timer       // fires when the playing track ends
-	presence *time.Timer       // a coalesced presence event on its way
+	members  map[string]*socketio.Socket // socket id -> socket
+	ended    *time.Timer                 // fires when the playing track ends
+	presence *time.Timer                 // a coalesced presence event on its way
 }
 
 // New returns a hub.
@@ -145,12 +195,21 @@ func New(cfg Config) *Hub {
 	}
 	h := &Hub{
 		store: cfg.Store, log: log, now: cfg.Now, lead: cfg.Lead, fallback: cfg.FallbackPlaylist,
-		guest: cfg.GuestUser,
+		guest: cfg.GuestUser, openRooms: cfg.OpenRooms,
 		rooms: map[string]*liveRoom{}, runners: map[string]*runner{},
+		friends: friendsState{online: map[string]int{}}, tracks: map[string]tandem.Track{},
 	}
 	if h.now == nil {
 		h.now = time.Now
 	}
+	rate, burst := cfg.RateLimit, cfg.RateBurst
+	if rate <= 0 {
+		rate = DefaultRateLimit
+	}
+	if burst <= 0 {
+		burst = DefaultRateBurst
+	}
+	h.limit = newLimiter(rate, burst, h.now)
 	if h.lead <= 0 {
 		h.lead = DefaultLead
 	}
@@ -165,6 +224,9 @@ func New(cfg Config) *Hub {
 	h.mux = http.NewServeMux()
 	h.mux.Handle("/socket.io/", h.io)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	h.registerMedia(cfg)
+	h.mux.HandleFunc("GET /join/{code}", h.joinPage) // a room's invite link (rooms.go)
+	h.initOps(cfg)                                   // metrics, revocation, /readyz, /metrics, invites (access.go)
 	return h
 }
 
@@ -189,6 +251,16 @@ func (h *Hub) Close() error {
 		}
 		lr.mu.Unlock()
 	}
+	h.friends.mu.Lock()
+	if h.friends.pending != nil {
+		h.friends.pending.Stop()
+	}
+	h.friends.mu.Unlock()
+	h.feed.mu.Lock()
+	if h.feed.pending != nil {
+		h.feed.pending.Stop()
+	}
+	h.feed.mu.Unlock()
 	err := h.io.Close()
 	h.running.Wait()
 	return err
@@ -240,6 +312,25 @@ func (h *Hub) registerCommands(nsp *socketio.Namespace) {
 		protocol.PlaybackSeek:        h.seek,
 		protocol.PlaylistList:        h.playlists,
 		protocol.ClockPing:           h.clockPing,
+
+		protocol.RoomCreate:   h.createRoom,
+		protocol.RoomList:     h.listRooms,
+		protocol.RoomPolicy:   h.setPolicy,
+		protocol.RoomRemove:   h.removeMember,
+		protocol.RoomCode:     h.rotateCode,
+		protocol.RoomPlaylist: h.setRoomPlaylist,
+
+		protocol.PlaylistCreate: h.createPlaylist,
+		protocol.PlaylistOpen:   h.openPlaylist,
+		protocol.PlaylistClose:  h.closePlaylist,
+		protocol.PlaylistAdd:    h.editCommand(tandem.EditAdd),
+		protocol.PlaylistMove:   h.editCommand(tandem.EditMove),
+		protocol.PlaylistRemove: h.editCommand(tandem.EditRemove),
+		protocol.PlaylistRename: h.editCommand(tandem.EditRename),
+		protocol.PlaylistShare:  h.editCommand(tandem.EditShare),
+
+		protocol.ActivityList: h.listActivity,
+		protocol.FriendsList:  h.listFriends,
 	}
 	for name, cmd := range cmds {
 		nsp.On(name, h.wrap(name, cmd))
@@ -255,19 +346,31 @@ func (h *Hub) registerCommands(nsp *socketio.Namespace) {
 func (h *Hub) onConnection(s *socketio.Socket) {
 	user := userOf(s)
 	h.log.Info("hub: connected", "user", user, "sid", s.ID())
+	h.connected(user)
 	s.OnDisconnect(func(reason string) {
 		h.log.Info("hub: disconnected", "user", user, "sid", s.ID(), "reason", reason)
 		h.dropMember(s)
+		h.limit.forget(s.ID())
+		h.disconnected(user)
 	})
 	if s.Recovered() {
 		h.restoreMember(s)
 	}
+	h.trackConnection(s) // for revocation, shutdown and metrics (access.go)
 }
 
 // wrap turns a command into an event handler: it decodes nothing itself,
 // answers the ack with the result or the error, and logs internal errors.
 func (h *Hub) wrap(name string, cmd command) socketio.SocketHandler {
 	return func(s *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+		if !h.limit.allow(s.ID()) {
+			h.log.Info("hub: rate limit", "user", userOf(s), "event", name)
+			if ack != nil {
+				_ = ack(protocol.Fail(tandem.Errorf(tandem.ELIMIT,
+					"rate limit: at most %g commands a second (bursts of %d); slow down", h.limit.rate, int(h.limit.burst))))
+			}
+			return
+		}
 		if !h.run(s.ID(), func() { h.exec(s, name, cmd, args, ack) }) {
 			h.log.Info("hub: too many commands waiting", "user", userOf(s), "event", name)
 			if ack != nil {
@@ -279,6 +382,7 @@ func (h *Hub) wrap(name string, cmd command) socketio.SocketHandler {
 
 // exec runs one command and answers its ack.
 func (h *Hub) exec(s *socketio.Socket, name string, cmd command, args []json.RawMessage, ack socketio.AckFunc) {
+	defer h.observeCommand(name, time.Now()) // metrics: events in (metrics.go)
 	var payload json.RawMessage
 	if len(args) > 0 {
 		payload = args[0]
@@ -326,29 +430,6 @@ func validName(name string) error {
 
 func roomKey(name string) string { return "room:" + name }
 
-// live returns the live state of a room, loading or creating it.
-func (h *Hub) live(name string, creator string) (*liveRoom, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if lr, ok := h.rooms[name]; ok {
-		return lr, nil
-	}
-	r, err := h.store.Room(name)
-	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
-		r = tandem.Room{Name: name, Host: creator, Queue: []tandem.Entry{}, Fallback: h.fallback,
-			Playback: tandem.Playback{State: tandem.Stopped}, CreatedAt: h.now().UTC()}
-		if err = h.store.PutRoom(r); err != nil {
-			return nil, fmt.Errorf("hub: create room %q: %w", name, err)
-		}
-	} else if err != nil {
-		return nil, fmt.Errorf("hub: load room %q: %w", name, err)
-	}
-	lr := &liveRoom{room: r, members: map[string]string{}}
-	h.armEnd(lr) // a room stored while playing goes on where it is
-	h.rooms[name] = lr
-	return lr, nil
-}
-
 // member returns the live room of a command, checking that the socket has
 // joined it.
 func (h *Hub) member(s *socketio.Socket, name string) (*liveRoom, error) {
@@ -383,13 +464,28 @@ func (h *Hub) queue(r tandem.Room) ([]tandem.Entry, error) {
 func (h *Hub) wireEntries(es []tandem.Entry) []protocol.Entry {
 	out := make([]protocol.Entry, 0, len(es))
 	for _, e := range es {
-		we := protocol.Entry{ID: e.ID, TrackID: e.TrackID, AddedBy: e.AddedBy, AddedAt: e.AddedAt}
-		if t, err := h.store.Track(e.TrackID); err == nil {
-			we.Track = protocol.WireTrack(t)
-		}
-		out = append(out, we)
+		out = append(out, h.wireEntry(e))
 	}
 	return out
+}
+
+// track returns a track's metadata. Tracks are named by their content, so
+// their metadata is cached for the life of the hub.
+func (h *Hub) track(id string) (tandem.Track, error) {
+	h.tmu.RLock()
+	t, ok := h.tracks[id]
+	h.tmu.RUnlock()
+	if ok {
+		return t, nil
+	}
+	t, err := h.store.Track(id)
+	if err != nil {
+		return tandem.Track{}, err
+	}
+	h.tmu.Lock()
+	h.tracks[id] = t
+	h.tmu.Unlock()
+	return t, nil
 }
 
 func wirePlayback(p tandem.Playback) protocol.Playback {
@@ -401,7 +497,8 @@ func wirePlayback(p tandem.Playback) protocol.Playback {
 func (lr *liveRoom) membersLocked() []tandem.Member {
 	seen := map[string]bool{}
 	var out []tandem.Member
-	for _, name := range lr.members {
+	for _, s := range lr.members {
+		name := userOf(s)
 		if seen[name] {
 			continue
 		}
@@ -419,52 +516,6 @@ func (lr *liveRoom) membersLocked() []tandem.Member {
 	return out
 }
 
-func (h *Hub) join(s *socketio.Socket, payload json.RawMessage) (any, error) {
-	var req protocol.RoomRequest
-	if err := decode(payload, &req); err != nil {
-		return nil, err
-	}
-	if err := validName(req.Room); err != nil {
-		return nil, err
-	}
-	lr, err := h.live(req.Room, userOf(s))
-	if err != nil {
-		return nil, err
-	}
-	lr.mu.Lock()
-	defer lr.mu.Unlock()
-	q, err := h.queue(lr.room)
-	if err != nil {
-		return nil, err
-	}
-	s.Join(roomKey(req.Room))
-	if !s.In(roomKey(req.Room)) {
-		return nil, tandem.Errorf(tandem.ECONFLICT, "the connection closed before the join")
-	}
-	lr.members[s.ID()] = userOf(s)
-	state := &protocol.RoomState{Room: lr.room.Name, Queue: h.wireEntries(q), NowPlaying: wirePlayback(lr.room.Playback),
-		Version: lr.room.Version, Members: lr.membersLocked()}
-	h.presenceLocked(lr)
-	return protocol.JoinAck{Ack: protocol.OK(), State: state}, nil
-}
-
-func (h *Hub) leave(s *socketio.Socket, payload json.RawMessage) (any, error) {
-	var req protocol.RoomRequest
-	if err := decode(payload, &req); err != nil {
-		return nil, err
-	}
-	lr, err := h.member(s, req.Room)
-	if err != nil {
-		return nil, err
-	}
-	s.Leave(roomKey(req.Room))
-	lr.mu.Lock()
-	delete(lr.members, s.ID())
-	h.presenceLocked(lr)
-	lr.mu.Unlock()
-	return protocol.OK(), nil
-}
-
 // restoreMember puts a recovered socket back among the members of the
 // rooms it is in again, which dropMember removed it from.
 func (h *Hub) restoreMember(s *socketio.Socket) {
@@ -480,7 +531,7 @@ func (h *Hub) restoreMember(s *socketio.Socket) {
 			continue
 		}
 		lr.mu.Lock()
-		lr.members[s.ID()] = userOf(s)
+		lr.members[s.ID()] = s
 		h.presenceLocked(lr)
 		lr.mu.Unlock()
 	}
@@ -529,7 +580,17 @@ func (h *Hub) presenceLocked(lr *liveRoom) {
 	})
 }
 
+// emitTo sends an event to the union of several socket rooms, each socket
+// once.
+func (h *Hub) emitTo(rooms []string, event string, v any) {
+	defer h.observeBroadcast(event, time.Now()) // metrics: events out, broadcast latency (metrics.go)
+	if err := h.io.Of("/").To(rooms...).Emit(event, v); err != nil {
+		h.log.Error("hub: broadcast", "rooms", rooms, "event", event, "err", err)
+	}
+}
+
 func (h *Hub) emit(room, event string, v any) {
+	defer h.observeBroadcast(event, time.Now()) // metrics: events out, broadcast latency (metrics.go)
 	if err := h.io.Of("/").To(roomKey(room)).Emit(event, v); err != nil {
 		h.log.Error("hub: broadcast", "room", room, "event", event, "err", err)
 	}
@@ -564,7 +625,7 @@ func (h *Hub) armEnd(lr *liveRoom) {
 	if p.State != tandem.Playing {
 		return
 	}
-	t, err := h.store.Track(p.TrackID)
+	t, err := h.track(p.TrackID)
 	if err != nil || t.Duration <= 0 {
 		return
 	}
@@ -619,12 +680,22 @@ func (h *Hub) changeTrack(s *socketio.Socket, payload json.RawMessage) (any, err
 	if (req.EntryID == "") == (req.TrackID == "") {
 		return nil, tandem.Errorf(tandem.EINVALID, "give exactly one of entryId and trackId")
 	}
+	if req.TrackID != "" {
+		if err := validTrackID(req.TrackID); err != nil {
+			return nil, err
+		}
+	} else if err := validID("entryId", req.EntryID, 'e'); err != nil {
+		return nil, err
+	}
 	lr, err := h.member(s, req.Room)
 	if err != nil {
 		return nil, err
 	}
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
+	if err := mayControl(lr.room, userOf(s)); err != nil {
+		return nil, err
+	}
 	entryID, trackID := req.EntryID, req.TrackID
 	if entryID != "" {
 		q, err := h.queue(lr.room)
@@ -637,7 +708,7 @@ func (h *Hub) changeTrack(s *socketio.Socket, payload json.RawMessage) (any, err
 		}
 		trackID = q[i].TrackID
 	}
-	if _, err := h.store.Track(trackID); err != nil {
+	if _, err := h.track(trackID); err != nil {
 		if tandem.ErrorCode(err) == tandem.ENOTFOUND {
 			return nil, tandem.Errorf(tandem.ENOTFOUND, "no track %q", trackID)
 		}
@@ -698,6 +769,9 @@ func (h *Hub) playback(s *socketio.Socket, payload json.RawMessage, state tandem
 	}
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
+	if err := mayControl(lr.room, userOf(s)); err != nil {
+		return nil, err
+	}
 	if lr.room.Playback.TrackID == "" {
 		return nil, tandem.Errorf(tandem.ECONFLICT, "room %q has no track; change track first", req.Room)
 	}
@@ -721,24 +795,6 @@ func (h *Hub) playback(s *socketio.Socket, payload json.RawMessage, state tandem
 	h.emit(req.Room, protocol.EventPlayback, protocol.PlaybackEvent{Room: req.Room, Playback: wirePlayback(r.Playback),
 		By: userOf(s), Version: r.Version})
 	return protocol.VersionAck{Ack: protocol.OK(), Version: r.Version}, nil
-}
-
-func (h *Hub) playlists(s *socketio.Socket, payload json.RawMessage) (any, error) {
-	if len(payload) > 0 && string(payload) != "null" {
-		var empty struct{}
-		if err := decode(payload, &empty); err != nil {
-			return nil, err
-		}
-	}
-	ps, err := h.store.Playlists()
-	if err != nil {
-		return nil, fmt.Errorf("hub: list playlists: %w", err)
-	}
-	out := make([]protocol.Playlist, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, protocol.Playlist{ID: p.ID, Name: p.Name, Owner: p.Owner, Entries: h.wireEntries(p.Entries)})
-	}
-	return protocol.PlaylistsAck{Ack: protocol.OK(), Playlists: out}, nil
 }
 
 func (h *Hub) clockPing(_ *socketio.Socket, payload json.RawMessage) (any, error) {

@@ -34,7 +34,9 @@ func trackID(n byte) string {
 	return string(id)
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture serves a hub whose rooms are open to every friend, as on a
+// player's built-in hub; options change its Config.
+func newFixture(t *testing.T, options ...func(*Config)) *fixture {
 	t.Helper()
 	db, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
@@ -42,7 +44,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	f := &fixture{db: db}
-	pl, err := db.CreatePlaylist("Demo", "hub")
+	pl, _, err := db.NewPlaylist(tandem.Op{}, "Demo", "hub", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,11 @@ func newFixture(t *testing.T) *fixture {
 	if f.playlist, err = db.Playlist(pl.ID); err != nil {
 		t.Fatal(err)
 	}
-	h := New(Config{Store: db, FallbackPlaylist: pl.ID, GuestUser: "guest"})
+	cfg := Config{Store: db, FallbackPlaylist: pl.ID, GuestUser: "guest", OpenRooms: true}
+	for _, o := range options {
+		o(&cfg)
+	}
+	h := New(cfg)
 	ts := httptest.NewServer(h.Handler())
 	t.Cleanup(func() {
 		h.Close()
@@ -255,8 +261,13 @@ func TestClockPingAndPlaylists(t *testing.T) {
 	}
 	var pls protocol.PlaylistsAck
 	call(t, ann, protocol.PlaylistList, struct{}{}, &pls)
-	if !pls.OK || len(pls.Playlists) != 1 || pls.Playlists[0].Name != "Demo" || len(pls.Playlists[0].Entries) != 3 {
-		t.Fatalf("playlists = %+v", pls)
+	if !pls.OK || len(pls.Playlists) != 1 || pls.Playlists[0].Name != "Demo" || pls.Playlists[0].Entries != nil {
+		t.Fatalf("playlists = %+v, want Demo without its entries", pls)
+	}
+	var open protocol.PlaylistAck
+	call(t, ann, protocol.PlaylistOpen, protocol.PlaylistRequest{PlaylistID: pls.Playlists[0].ID}, &open)
+	if !open.OK || len(open.Playlist.Entries) != 3 || open.Playlist.Entries[0].Track == nil {
+		t.Fatalf("playlist:open = %+v", open)
 	}
 }
 
@@ -335,9 +346,12 @@ func TestRoomSurvivesRestart(t *testing.T) {
 	call(t, ann, protocol.RoomJoin, protocol.RoomRequest{Room: "lounge"}, &join)
 	var ack protocol.VersionAck
 	call(t, ann, protocol.PlaybackChangeTrack, protocol.ChangeTrackRequest{Room: "lounge", EntryID: f.playlist.Entries[2].ID}, &ack)
+	if !ack.OK {
+		t.Fatalf("changeTrack = %+v", ack)
+	}
 
 	// A second hub on the same store, as after a restart.
-	h := New(Config{Store: f.db})
+	h := New(Config{Store: f.db, OpenRooms: true})
 	ts := httptest.NewServer(h.Handler())
 	defer func() {
 		h.Close()
@@ -349,8 +363,9 @@ func TestRoomSurvivesRestart(t *testing.T) {
 	if err := c.Connect(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
+	join = protocol.JoinAck{}
 	call(t, c, protocol.RoomJoin, protocol.RoomRequest{Room: "lounge"}, &join)
-	if st := join.State; st.Version != 1 || st.NowPlaying.EntryID != f.playlist.Entries[2].ID || len(st.Queue) != 3 {
+	if st := join.State; !join.OK || st.Version != 1 || st.NowPlaying.EntryID != f.playlist.Entries[2].ID || len(st.Queue) != 3 {
 		t.Fatalf("state after restart = %+v", st)
 	}
 }

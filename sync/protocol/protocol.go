@@ -24,6 +24,25 @@ const (
 	PlaybackSeek        = "playback:seek"
 	PlaylistList        = "playlist:list"
 	ClockPing           = "clock:ping"
+
+	RoomCreate   = "room:create"
+	RoomList     = "room:list"
+	RoomPolicy   = "room:policy"
+	RoomRemove   = "room:remove"
+	RoomCode     = "room:code"
+	RoomPlaylist = "room:playlist"
+
+	PlaylistCreate = "playlist:create"
+	PlaylistOpen   = "playlist:open"
+	PlaylistClose  = "playlist:close"
+	PlaylistAdd    = "playlist:add"
+	PlaylistMove   = "playlist:move"
+	PlaylistRemove = "playlist:remove"
+	PlaylistRename = "playlist:rename"
+	PlaylistShare  = "playlist:share"
+
+	ActivityList = "activity:list"
+	FriendsList  = "friends:list"
 )
 
 // Hub events, sent to every member of a room, the sender included.
@@ -31,7 +50,21 @@ const (
 	EventChangeTrack = "changeTrack"
 	EventPlayback    = "playback"
 	EventPresence    = "presence"
+	EventRoom        = "room"     // a room's host, policy or members changed
+	EventRemoved     = "removed"  // the host removed you from a room
+	EventQueue       = "queue"    // a room's queue changed
+	EventPlaylist    = "playlist" // a playlist you opened changed
+	EventActivity    = "activity" // a new item of the friends' feed
+	EventFriends     = "friends"  // friends' presence changed
+	EventShutdown    = "shutdown" // the hub is stopping; clients reconnect
 )
+
+// Shutdown is the event a hub sends to every client as it stops. The
+// transports close right after; clients reconnect as after any lost
+// connection, and so find the hub again when it restarts.
+type Shutdown struct {
+	Reason string `json:"reason"`
+}
 
 // Auth is the CONNECT payload.
 type Auth struct {
@@ -50,10 +83,78 @@ type Ack struct {
 	Error *tandem.Error `json:"error,omitempty"`
 }
 
-// RoomRequest names a room; it is the payload of room:join, room:leave,
-// playback:play and playback:pause.
+// RoomRequest names a room; it is the payload of room:leave,
+// playback:play, playback:pause and room:code.
 type RoomRequest struct {
 	Room string `json:"room"`
+}
+
+// JoinRequest is the payload of room:join: a room by name, or by its
+// invite code, which makes the user a member.
+type JoinRequest struct {
+	Room string `json:"room,omitempty"`
+	Code string `json:"code,omitempty"`
+}
+
+// CreateRoomRequest is the payload of room:create.
+type CreateRoomRequest struct {
+	Room   string               `json:"room"`
+	Policy tandem.ControlPolicy `json:"policy,omitempty"`
+}
+
+// PolicyRequest is the payload of room:policy.
+type PolicyRequest struct {
+	Room   string               `json:"room"`
+	Policy tandem.ControlPolicy `json:"policy"`
+}
+
+// RemoveRequest is the payload of room:remove.
+type RemoveRequest struct {
+	Room string `json:"room"`
+	User string `json:"user"`
+}
+
+// RoomPlaylistRequest is the payload of room:playlist; "" clears it.
+type RoomPlaylistRequest struct {
+	Room       string `json:"room"`
+	PlaylistID string `json:"playlistId"`
+}
+
+// RoomInfo describes a room: who hosts it, who may control it, who belongs.
+type RoomInfo struct {
+	Room     string               `json:"room"`
+	Host     string               `json:"host"`
+	Policy   tandem.ControlPolicy `json:"policy"`
+	Code     string               `json:"code,omitempty"`
+	Members  []string             `json:"members"`
+	Playlist string               `json:"playlistId,omitempty"`
+	Version  uint64               `json:"version"`
+}
+
+// RoomsAck answers room:list.
+type RoomsAck struct {
+	Ack
+	Rooms []RoomInfo `json:"rooms"`
+}
+
+// RoomInfoAck answers room:policy, room:code and room:remove.
+type RoomInfoAck struct {
+	Ack
+	Room RoomInfo `json:"room"`
+}
+
+// Removed is the event a member gets when the host removes them.
+type Removed struct {
+	Room string `json:"room"`
+	By   string `json:"by"`
+}
+
+// QueueEvent is the hub event for a change of a room's queue.
+type QueueEvent struct {
+	Room       string  `json:"room"`
+	PlaylistID string  `json:"playlistId,omitempty"`
+	Queue      []Entry `json:"queue"`
+	Version    uint64  `json:"version"`
 }
 
 // ChangeTrackRequest is the payload of playback:changeTrack: an entry of
@@ -94,12 +195,14 @@ type Track struct {
 	Size     int64   `json:"size"`
 }
 
-// Entry is a queue or playlist entry with its track.
+// Entry is a queue or playlist entry with its track. Order sorts a
+// playlist's entries (bytewise); see docs/PROTOCOL.md.
 type Entry struct {
 	ID      string    `json:"id"`
 	TrackID string    `json:"trackId"`
 	AddedBy string    `json:"addedBy"`
 	AddedAt time.Time `json:"addedAt"`
+	Order   string    `json:"order,omitempty"`
 	Track   *Track    `json:"track,omitempty"`
 }
 
@@ -115,6 +218,7 @@ type Playback struct {
 // RoomState is a room as a member sees it on joining.
 type RoomState struct {
 	Room       string          `json:"room"`
+	Info       RoomInfo        `json:"info"`
 	Queue      []Entry         `json:"queue"`
 	NowPlaying Playback        `json:"nowPlaying"`
 	Version    uint64          `json:"version"`
@@ -133,18 +237,107 @@ type VersionAck struct {
 	Version uint64 `json:"version,omitempty"`
 }
 
-// Playlist is a playlist on the wire.
+// Playlist is a playlist on the wire. playlist:list leaves Entries out.
 type Playlist struct {
-	ID      string  `json:"id"`
-	Name    string  `json:"name"`
-	Owner   string  `json:"owner"`
-	Entries []Entry `json:"entries"`
+	ID            string    `json:"id"`
+	Name          string    `json:"name"`
+	Owner         string    `json:"owner"`
+	Collaborative bool      `json:"collaborative"`
+	Version       uint64    `json:"version"`
+	CreatedAt     time.Time `json:"createdAt"`
+	Entries       []Entry   `json:"entries,omitempty"`
 }
 
 // PlaylistsAck answers playlist:list.
 type PlaylistsAck struct {
 	Ack
-	Playlists []Playlist `json:"playlists,omitempty"`
+	Playlists []Playlist `json:"playlists"`
+}
+
+// PlaylistAck answers playlist:open and playlist:create.
+type PlaylistAck struct {
+	Ack
+	Playlist Playlist `json:"playlist"`
+}
+
+// PlaylistRequest is the payload of playlist:open and playlist:close.
+type PlaylistRequest struct {
+	PlaylistID string `json:"playlistId"`
+}
+
+// CreatePlaylistRequest is the payload of playlist:create.
+type CreatePlaylistRequest struct {
+	OpID          string `json:"opId"`
+	Name          string `json:"name"`
+	Collaborative bool   `json:"collaborative,omitempty"`
+}
+
+// EditRequest is the payload of playlist:add, playlist:move,
+// playlist:remove, playlist:rename and playlist:share; each uses its own
+// fields. A place is After an entry, Before one, at the Start, or (none of
+// these) at the end.
+type EditRequest struct {
+	OpID          string `json:"opId"`
+	PlaylistID    string `json:"playlistId"`
+	TrackID       string `json:"trackId,omitempty"`
+	EntryID       string `json:"entryId,omitempty"`
+	After         string `json:"after,omitempty"`
+	Before        string `json:"before,omitempty"`
+	Start         bool   `json:"start,omitempty"`
+	Name          string `json:"name,omitempty"`
+	Collaborative *bool  `json:"collaborative,omitempty"`
+}
+
+// EditAck answers a playlist edit.
+type EditAck struct {
+	Ack
+	Version uint64 `json:"version"`
+	Entry   *Entry `json:"entry,omitempty"`
+}
+
+// PlaylistEvent is the hub event for one change of a playlist, sent to
+// everyone who opened it and to the rooms that play it. Kind is add, move,
+// remove, rename, share or renumber; Entry is the entry concerned (with
+// its new order key), Entries the whole list after a renumber.
+type PlaylistEvent struct {
+	PlaylistID string   `json:"playlistId"`
+	Kind       string   `json:"kind"`
+	Version    uint64   `json:"version"`
+	By         string   `json:"by"`
+	Playlist   Playlist `json:"playlist"`
+	Entry      *Entry   `json:"entry,omitempty"`
+	Entries    []Entry  `json:"entries,omitempty"`
+}
+
+// ActivityRequest is the payload of activity:list.
+type ActivityRequest struct {
+	Limit int `json:"limit,omitempty"`
+}
+
+// ActivityEvent carries new feed items, oldest first.
+type ActivityEvent struct {
+	Items []tandem.Activity `json:"items"`
+}
+
+// ActivityAck answers activity:list, oldest first.
+type ActivityAck struct {
+	Ack
+	Items []tandem.Activity `json:"items"`
+}
+
+// Friend is one friend's presence.
+type Friend struct {
+	Name       string `json:"name"`
+	Online     bool   `json:"online"`
+	Room       string `json:"room,omitempty"`
+	NowPlaying string `json:"nowPlaying,omitempty"` // track ID
+}
+
+// FriendsEvent lists every friend's presence; it is both the event and
+// the answer of friends:list.
+type FriendsEvent struct {
+	Ack
+	Friends []Friend `json:"friends"`
 }
 
 // ChangeTrack is the hub event that switches a room's track.

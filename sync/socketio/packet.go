@@ -306,7 +306,19 @@ func encodeArgs(name string, args []any) (json.RawMessage, [][]byte, error) {
 	return data, bins, nil
 }
 
+// JSONAppender is a value that encodes itself: AppendJSON appends its
+// JSON to b. The Socket.IO layer sends what it appends as it is, without
+// the validation and compaction that encoding/json gives the output of a
+// json.Marshaler, so it must be valid, compact JSON. Large payloads
+// implement it to be encoded in one pass.
+type JSONAppender interface {
+	AppendJSON(b []byte) ([]byte, error)
+}
+
 func marshal(v any) ([]byte, error) {
+	if a, ok := v.(JSONAppender); ok {
+		return a.AppendJSON(nil)
+	}
 	if raw, ok := v.(json.RawMessage); ok {
 		if !json.Valid(raw) {
 			return nil, errors.New("invalid json.RawMessage")
