@@ -111,6 +111,14 @@ func (c *Core) roomHandlers() room.Handlers {
 			c.mu.Unlock()
 			Members.Emit(c.em, p.Members)
 		},
+		Queue: func(ev protocol.QueueEvent) {
+			c.mu.Lock()
+			c.queue = ev.Queue
+			c.indexTracksLocked(ev.Queue)
+			c.mu.Unlock()
+			State.Emit(c.em, "queue")
+		},
+		Playlist: c.onPlaylist,
 		Connection: func(connected bool, err error) {
 			if connected {
 				c.setConnErr(nil)

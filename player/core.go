@@ -46,6 +46,7 @@ type Config struct {
 	Token   string
 	Name    string // display name, used with a shared guest token
 	Room    string
+	Code    string // the room's invite code, to join it as a new member
 	Audio   Audio
 	Library Library
 	Logger  *slog.Logger
@@ -104,7 +105,7 @@ func New(cfg Config) *Core {
 		log.Error("player: unhandled error", "err", err)
 		c.setLastErr(err)
 	}))
-	c.room = room.New(room.Options{URL: cfg.HubURL, Token: cfg.Token, Name: cfg.Name, Room: cfg.Room, Logger: log, Now: cfg.Now,
+	c.room = room.New(room.Options{URL: cfg.HubURL, Token: cfg.Token, Name: cfg.Name, Room: cfg.Room, Code: cfg.Code, Logger: log, Now: cfg.Now,
 		ReconnectDelay: cfg.ReconnectDelay, ReconnectDelayMax: cfg.ReconnectDelayMax}, c.roomHandlers())
 	c.bridge()
 	c.follow()
@@ -122,7 +123,8 @@ func (c *Core) Start(ctx context.Context) error {
 	return nil
 }
 
-// loadPlaylists fetches the hub's playlists.
+// loadPlaylists fetches the hub's playlists and opens each, so that their
+// changes arrive as playlist events.
 func (c *Core) loadPlaylists() {
 	ctx, cancel := context.WithTimeout(c.ctx, commandTimeout)
 	defer cancel()
@@ -131,6 +133,14 @@ func (c *Core) loadPlaylists() {
 		event.Error.Emit(c.em, fmt.Errorf("player: list playlists: %w", err))
 		return
 	}
+	for i, p := range pls {
+		full, err := c.room.OpenPlaylist(ctx, p.ID)
+		if err != nil {
+			event.Error.Emit(c.em, fmt.Errorf("player: open playlist %q: %w", p.Name, err))
+			continue
+		}
+		pls[i] = full
+	}
 	c.mu.Lock()
 	c.playlists = pls
 	for _, p := range pls {
@@ -138,6 +148,57 @@ func (c *Core) loadPlaylists() {
 	}
 	c.mu.Unlock()
 	State.Emit(c.em, "playlists")
+}
+
+// onPlaylist applies a playlist's change to the core's copy, or opens the
+// playlist again when a change was missed.
+func (c *Core) onPlaylist(ev protocol.PlaylistEvent) {
+	c.mu.Lock()
+	q := c.room.State()
+	if ev.PlaylistID == q.Info.Playlist {
+		c.queue = q.Queue
+		c.indexTracksLocked(q.Queue)
+	}
+	reopen := false
+	for i := range c.playlists {
+		if c.playlists[i].ID != ev.PlaylistID {
+			continue
+		}
+		if room.ApplyPlaylistEvent(&c.playlists[i], ev) {
+			c.indexTracksLocked(c.playlists[i].Entries)
+		} else if ev.Version > c.playlists[i].Version {
+			reopen = true
+		}
+	}
+	reopen = reopen && !c.closed
+	if reopen {
+		c.wg.Add(1) // under mu, so never after Close began waiting
+	}
+	c.mu.Unlock()
+	State.Emit(c.em, "queue")
+	State.Emit(c.em, "playlists")
+	if !reopen {
+		return
+	}
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(c.ctx, commandTimeout)
+		defer cancel()
+		full, err := c.room.OpenPlaylist(ctx, ev.PlaylistID)
+		if err != nil {
+			event.Error.Emit(c.em, fmt.Errorf("player: reload playlist: %w", err))
+			return
+		}
+		c.mu.Lock()
+		for i := range c.playlists {
+			if c.playlists[i].ID == full.ID && full.Version > c.playlists[i].Version {
+				c.playlists[i] = full
+				c.indexTracksLocked(full.Entries)
+			}
+		}
+		c.mu.Unlock()
+		State.Emit(c.em, "playlists")
+	}()
 }
 
 // Close disconnects and stops every goroutine of the core.
@@ -158,7 +219,7 @@ func (c *Core) Close() error {
 func (c *Core) Emitter() *event.Emitter { return c.em }
 
 // Room returns the room's name.
-func (c *Core) Room() string { return c.cfg.Room }
+func (c *Core) Room() string { return c.room.RoomName() }
 
 // RoomClient returns the connection to the room, for tests and tools.
 func (c *Core) RoomClient() *room.Client { return c.room }
@@ -196,7 +257,7 @@ const queueID = "queue"
 func (c *Core) Playlists() []PlaylistItem {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := []PlaylistItem{{ID: queueID, Name: "Room: " + c.cfg.Room}}
+	out := []PlaylistItem{{ID: queueID, Name: "Room: " + c.room.RoomName()}}
 	for _, p := range c.playlists {
 		out = append(out, PlaylistItem{ID: p.ID, Name: p.Name})
 	}

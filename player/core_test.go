@@ -40,7 +40,7 @@ func newHub(t *testing.T) *testHub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := hub.New(hub.Config{Store: db, FallbackPlaylist: pl.ID})
+	h := hub.New(hub.Config{Store: db, FallbackPlaylist: pl.ID, OpenRooms: true})
 	ts := httptest.NewServer(h.Handler())
 	t.Cleanup(func() {
 		h.Close()

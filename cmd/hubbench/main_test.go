@@ -47,7 +47,7 @@ func newHub(t *testing.T, users int) (url, tokenFile string) {
 	if err := os.WriteFile(tokenFile, []byte(strings.Join(toks, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := hub.New(hub.Config{Store: db, FallbackPlaylist: pl.ID})
+	h := hub.New(hub.Config{Store: db, FallbackPlaylist: pl.ID, OpenRooms: true})
 	ts := httptest.NewServer(h.Handler())
 	t.Cleanup(func() {
 		h.Close()

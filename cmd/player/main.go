@@ -4,6 +4,8 @@
 //
 //	player [--room lounge] [--listen :7878] [--data DIR]
 //	player --hub URL --token TOKEN --name NAME [--room lounge]
+//	player --invite LINK --name NAME [--room lounge]   (then: player --hub URL)
+//	player --join tandem://HOST:PORT/join/CODE         (a room, on a hub joined before)
 package main
 
 import (
@@ -27,6 +29,7 @@ import (
 	"tandem/audio/device"
 	"tandem/cmd/player/internal/host"
 	"tandem/player"
+	"tandem/player/account"
 	"tandem/ui"
 )
 
@@ -59,9 +62,11 @@ func defaultName() string {
 func run() error {
 	fs := flag.NewFlagSet("player", flag.ContinueOnError)
 	hubURL := fs.String("hub", "", "hub to join, e.g. http://192.168.1.20:7878; empty runs a hub inside the player")
-	token := fs.String("token", "", "your token on that hub")
+	token := fs.String("token", "", "your token on that hub (default: the one saved by --invite)")
+	invite := fs.String("invite", "", "invite link (tandem://… or https://…/invite/CODE) to join a hub as --name; the token is saved for later runs")
 	name := fs.String("name", defaultName(), "your name")
 	roomName := fs.String("room", "lounge", "room to join")
+	joinLink := fs.String("join", "", "a room's invite link (tandem://HOST:PORT/join/CODE): join that room on that hub as a new member")
 	listen := fs.String("listen", ":7878", "address of the built-in hub (without --hub)")
 	data := fs.String("data", defaultDataDir(), "data directory of the built-in hub")
 	verbose := fs.Bool("v", false, "log debug messages")
@@ -73,10 +78,27 @@ func run() error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var err error
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	hosting := ""
+	code := ""
+	if *joinLink != "" {
+		hubs, c, err := account.ParseRoomLink(*joinLink)
+		if err != nil {
+			return err
+		}
+		code, *roomName = c, ""
+		if *hubURL == "" && *invite == "" {
+			*hubURL = savedHub(hubs)
+		}
+	}
+	if *invite != "" || (*hubURL != "" && *token == "") {
+		if *hubURL, *token, err = joinHub(ctx, *invite, *hubURL, *name, log); err != nil {
+			return err
+		}
+	}
 	if *hubURL == "" {
 		h, err := host.Start(*data, *listen, *name, log)
 		if err != nil {
@@ -98,7 +120,7 @@ func run() error {
 	engine := audio.New(log, out)
 	defer engine.Close()
 
-	core := player.New(player.Config{HubURL: *hubURL, Token: *token, Name: *name, Room: *roomName,
+	core := player.New(player.Config{HubURL: *hubURL, Token: *token, Name: *name, Room: *roomName, Code: code,
 		Audio: engine, Library: audio.DemoLibrary(), Logger: log, Hosting: hosting})
 	defer core.Close()
 
@@ -123,4 +145,43 @@ func run() error {
 	w.ShowAndRun()
 	stop() // ends the signal goroutine if the window was closed
 	return nil
+}
+
+// savedHub picks, among the addresses a room link may mean, the first on
+// which the player has an account, or else the first.
+func savedHub(hubs []string) string {
+	path, err := account.DefaultPath()
+	if err != nil {
+		return hubs[0]
+	}
+	for _, h := range hubs {
+		if tok, err := account.TokenFor(path, h); err == nil && tok != "" {
+			return h
+		}
+	}
+	return hubs[0]
+}
+
+// joinHub redeems an invite link and saves the account (player/account),
+// or finds the saved token for hubURL. It returns the hub and token to use.
+func joinHub(ctx context.Context, invite, hubURL, name string, log *slog.Logger) (string, string, error) {
+	path, err := account.DefaultPath()
+	if err != nil {
+		return "", "", err
+	}
+	if invite == "" {
+		tok, err := account.TokenFor(path, hubURL)
+		if err == nil && tok == "" {
+			err = errors.New("--token is required with --hub, unless you joined that hub with --invite")
+		}
+		return hubURL, tok, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	a, err := account.Join(rctx, path, invite, name)
+	if err != nil {
+		return "", "", fmt.Errorf("join with the invite: %w", err)
+	}
+	log.Info("joined hub; token saved", "hub", a.Hub, "name", a.Name, "file", path)
+	return a.Hub, a.Token, nil
 }

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,10 +22,14 @@ import (
 
 // Options configure a Client.
 type Options struct {
-	URL    string // the hub, e.g. http://127.0.0.1:7878
-	Token  string
-	Name   string // display name, used with a shared guest token
-	Room   string
+	URL   string // the hub, e.g. http://127.0.0.1:7878
+	Token string
+	Name  string // display name, used with a shared guest token
+	Room  string
+	// Code, when set, is the room's invite code: the first join uses it
+	// (making the user a member), and later ones the room's name. Room
+	// may then be empty.
+	Code   string
 	Logger *slog.Logger
 	// Now is the local clock; nil means time.Now.
 	Now func() time.Time
@@ -44,6 +50,11 @@ type Handlers struct {
 	Presence func(protocol.Presence)
 	// Connection is called when the connection is made (err nil) or lost.
 	Connection func(connected bool, err error)
+	// Queue is called when the room's queue changes.
+	Queue func(protocol.QueueEvent)
+	// Playlist is called for a change of a playlist the client opened or
+	// the room plays; ApplyPlaylistEvent applies it to a copy.
+	Playlist func(protocol.PlaylistEvent)
 }
 
 // Client is a member's connection to one room.
@@ -55,6 +66,8 @@ type Client struct {
 	now  func() time.Time
 
 	mu     sync.Mutex // guards the following
+	room   string     // the room's name, once known
+	code   string     // the invite code, until a join by code succeeded
 	offset time.Duration
 	state  protocol.RoomState
 	joined chan error // the first join's outcome, then nil
@@ -66,7 +79,7 @@ func New(opts Options, h Handlers) *Client {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{opts: opts, log: log, h: h, now: opts.Now, joined: make(chan error, 1)}
+	c := &Client{opts: opts, log: log, h: h, now: opts.Now, joined: make(chan error, 1), room: opts.Room, code: opts.Code}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -82,6 +95,8 @@ func New(opts Options, h Handlers) *Client {
 	c.io.On(protocol.EventChangeTrack, c.onChangeTrack)
 	c.io.On(protocol.EventPlayback, c.onPlayback)
 	c.io.On(protocol.EventPresence, c.onPresence)
+	c.io.On(protocol.EventQueue, c.onQueue)
+	c.io.On(protocol.EventPlaylist, c.onPlaylist)
 	c.io.OnConnect(c.onConnect)
 	c.io.OnDisconnect(func(reason string) {
 		if c.h.Connection != nil {
@@ -107,8 +122,16 @@ func (c *Client) Connect(ctx context.Context) error {
 	case err := <-c.joined:
 		return err
 	case <-ctx.Done():
-		return fmt.Errorf("room: join %q: %w", c.opts.Room, ctx.Err())
+		return fmt.Errorf("room: join %q: %w", c.RoomName(), ctx.Err())
 	}
+}
+
+// RoomName returns the room's name: Options.Room, or, after a join by
+// code, the name the hub gave.
+func (c *Client) RoomName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.room
 }
 
 // Close leaves and disconnects.
@@ -122,12 +145,19 @@ func (c *Client) onConnect() {
 		c.log.Warn("room: clock sync", "err", err)
 	}
 	var ack protocol.JoinAck
-	err := c.call(ctx, protocol.RoomJoin, protocol.RoomRequest{Room: c.opts.Room}, &ack)
+	c.mu.Lock()
+	req := protocol.JoinRequest{Room: c.room}
+	if c.code != "" {
+		req = protocol.JoinRequest{Code: c.code}
+	}
+	c.mu.Unlock()
+	err := c.call(ctx, protocol.RoomJoin, req, &ack)
 	if err == nil && ack.State == nil {
 		err = errors.New("room: join ack without state")
 	}
 	if err == nil {
 		c.mu.Lock()
+		c.room, c.code = ack.State.Room, "" // a member now: later joins go by name
 		st := *ack.State
 		if st.Version < c.state.Version {
 			// An event newer than the join's snapshot arrived first.
@@ -142,7 +172,7 @@ func (c *Client) onConnect() {
 			c.h.Connection(true, nil)
 		}
 	} else {
-		c.log.Error("room: join", "room", c.opts.Room, "err", err)
+		c.log.Error("room: join", "room", c.RoomName(), "err", err)
 	}
 	select {
 	case c.joined <- err:
@@ -228,21 +258,21 @@ func (c *Client) call(ctx context.Context, event string, req any, ack any) error
 // or a track (trackID), and returns the room's new version.
 func (c *Client) ChangeTrack(ctx context.Context, entryID, trackID string) (uint64, error) {
 	var ack protocol.VersionAck
-	err := c.call(ctx, protocol.PlaybackChangeTrack, protocol.ChangeTrackRequest{Room: c.opts.Room, EntryID: entryID, TrackID: trackID}, &ack)
+	err := c.call(ctx, protocol.PlaybackChangeTrack, protocol.ChangeTrackRequest{Room: c.RoomName(), EntryID: entryID, TrackID: trackID}, &ack)
 	return ack.Version, err
 }
 
 // Play resumes the room's playback.
 func (c *Client) Play(ctx context.Context) (uint64, error) {
 	var ack protocol.VersionAck
-	err := c.call(ctx, protocol.PlaybackPlay, protocol.RoomRequest{Room: c.opts.Room}, &ack)
+	err := c.call(ctx, protocol.PlaybackPlay, protocol.RoomRequest{Room: c.RoomName()}, &ack)
 	return ack.Version, err
 }
 
 // Pause pauses the room's playback.
 func (c *Client) Pause(ctx context.Context) (uint64, error) {
 	var ack protocol.VersionAck
-	err := c.call(ctx, protocol.PlaybackPause, protocol.RoomRequest{Room: c.opts.Room}, &ack)
+	err := c.call(ctx, protocol.PlaybackPause, protocol.RoomRequest{Room: c.RoomName()}, &ack)
 	return ack.Version, err
 }
 
@@ -250,20 +280,90 @@ func (c *Client) Pause(ctx context.Context) (uint64, error) {
 func (c *Client) Seek(ctx context.Context, pos time.Duration) (uint64, error) {
 	ms := protocol.Ms(pos)
 	var ack protocol.VersionAck
-	err := c.call(ctx, protocol.PlaybackSeek, protocol.SeekRequest{Room: c.opts.Room, Position: &ms}, &ack)
+	err := c.call(ctx, protocol.PlaybackSeek, protocol.SeekRequest{Room: c.RoomName(), Position: &ms}, &ack)
 	return ack.Version, err
 }
 
-// Playlists lists the hub's playlists.
+// Playlists lists the hub's playlists, without their entries.
 func (c *Client) Playlists(ctx context.Context) ([]protocol.Playlist, error) {
 	var ack protocol.PlaylistsAck
 	err := c.call(ctx, protocol.PlaylistList, struct{}{}, &ack)
 	return ack.Playlists, err
 }
 
+// OpenPlaylist returns a playlist with its entries; from then on its
+// changes reach Handlers.Playlist.
+func (c *Client) OpenPlaylist(ctx context.Context, id string) (protocol.Playlist, error) {
+	var ack protocol.PlaylistAck
+	err := c.call(ctx, protocol.PlaylistOpen, protocol.PlaylistRequest{PlaylistID: id}, &ack)
+	return ack.Playlist, err
+}
+
+func (c *Client) onQueue(args []json.RawMessage, _ socketio.AckFunc) {
+	var ev protocol.QueueEvent
+	if len(args) == 0 || json.Unmarshal(args[0], &ev) != nil || ev.Room != c.RoomName() {
+		return
+	}
+	c.mu.Lock()
+	c.state.Queue, c.state.Info.Playlist = ev.Queue, ev.PlaylistID
+	c.mu.Unlock()
+	if c.h.Queue != nil {
+		c.h.Queue(ev)
+	}
+}
+
+func (c *Client) onPlaylist(args []json.RawMessage, _ socketio.AckFunc) {
+	var ev protocol.PlaylistEvent
+	if len(args) == 0 || json.Unmarshal(args[0], &ev) != nil {
+		return
+	}
+	c.mu.Lock()
+	if ev.PlaylistID == c.state.Info.Playlist {
+		q := protocol.Playlist{ID: ev.PlaylistID, Version: ev.Version - 1, Entries: c.state.Queue}
+		if ApplyPlaylistEvent(&q, ev) {
+			c.state.Queue = q.Entries
+		}
+	}
+	c.mu.Unlock()
+	if c.h.Playlist != nil {
+		c.h.Playlist(ev)
+	}
+}
+
+// ApplyPlaylistEvent applies a playlist event to p, which must be the
+// version just before it. It reports false, leaving p alone, when the
+// event is not the next change of p (a change was missed: open the
+// playlist again) or is older than p.
+func ApplyPlaylistEvent(p *protocol.Playlist, ev protocol.PlaylistEvent) bool {
+	if ev.PlaylistID != p.ID || ev.Version != p.Version+1 {
+		return false
+	}
+	entries := slices.Clone(p.Entries)
+	switch ev.Kind {
+	case "add", "move", "remove":
+		if ev.Entry == nil {
+			return false
+		}
+		entries = slices.DeleteFunc(entries, func(e protocol.Entry) bool { return e.ID == ev.Entry.ID })
+		if ev.Kind != "remove" {
+			entries = append(entries, *ev.Entry)
+			slices.SortStableFunc(entries, func(a, b protocol.Entry) int { return strings.Compare(a.Order, b.Order) })
+		}
+	case "renumber":
+		entries = ev.Entries
+	}
+	keep := entries
+	*p = ev.Playlist
+	p.Entries = keep
+	if p.Entries == nil {
+		p.Entries = []protocol.Entry{}
+	}
+	return true
+}
+
 func (c *Client) onChangeTrack(args []json.RawMessage, _ socketio.AckFunc) {
 	var ev protocol.ChangeTrack
-	if len(args) == 0 || json.Unmarshal(args[0], &ev) != nil || ev.Room != c.opts.Room {
+	if len(args) == 0 || json.Unmarshal(args[0], &ev) != nil || ev.Room != c.RoomName() {
 		return
 	}
 	if !c.advance(ev.Version, protocol.Playback{EntryID: ev.EntryID, TrackID: ev.TrackID, State: tandem.Playing, StartAt: ev.StartAt}) {
@@ -276,7 +376,7 @@ func (c *Client) onChangeTrack(args []json.RawMessage, _ socketio.AckFunc) {
 
 func (c *Client) onPlayback(args []json.RawMessage, _ socketio.AckFunc) {
 	var ev protocol.PlaybackEvent
-	if len(args) == 0 || json.Unmarshal(args[0], &ev) != nil || ev.Room != c.opts.Room {
+	if len(args) == 0 || json.Unmarshal(args[0], &ev) != nil || ev.Room != c.RoomName() {
 		return
 	}
 	if !c.advance(ev.Version, ev.Playback) {
@@ -302,7 +402,7 @@ func (c *Client) advance(version uint64, np protocol.Playback) bool {
 
 func (c *Client) onPresence(args []json.RawMessage, _ socketio.AckFunc) {
 	var ev protocol.Presence
-	if len(args) == 0 || json.Unmarshal(args[0], &ev) != nil || ev.Room != c.opts.Room {
+	if len(args) == 0 || json.Unmarshal(args[0], &ev) != nil || ev.Room != c.RoomName() {
 		return
 	}
 	c.mu.Lock()

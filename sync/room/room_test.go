@@ -55,7 +55,7 @@ func TestRejoinAfterDrop(t *testing.T) {
 	if err := db.PutTrack(tandem.Track{ID: id, Title: "T", Artist: "A", Format: "wav"}); err != nil {
 		t.Fatal(err)
 	}
-	h := hub.New(hub.Config{Store: db})
+	h := hub.New(hub.Config{Store: db, OpenRooms: true})
 	defer h.Close()
 	ts := httptest.NewUnstartedServer(h.Handler())
 	dl := &dropListener{Listener: ts.Listener}
@@ -113,5 +113,49 @@ func TestRejoinAfterDrop(t *testing.T) {
 	}
 	if st := a.State(); st.Version != 1 || st.NowPlaying.TrackID != id {
 		t.Fatalf("state after event = %+v", st)
+	}
+}
+
+func TestJoinByCode(t *testing.T) {
+	db, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h := hub.New(hub.Config{Store: db}) // rooms admit members only
+	defer h.Close()
+	ts := httptest.NewServer(h.Handler())
+	defer ts.Close()
+	tokA, _ := db.CreateToken("ann")
+	tokB, _ := db.CreateToken("bob")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	ann := New(Options{URL: ts.URL, Token: tokA, Room: "jam"}, Handlers{})
+	defer ann.Close()
+	if err := ann.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	code := ann.State().Info.Code
+	stranger := New(Options{URL: ts.URL, Token: tokB, Room: "jam"}, Handlers{})
+	defer stranger.Close()
+	if err := stranger.Connect(ctx); tandem.ErrorCode(err) != tandem.EFORBIDDEN {
+		t.Fatalf("join by name as a non-member: %v, want EFORBIDDEN", err)
+	}
+	stranger.Close()
+
+	bob := New(Options{URL: ts.URL, Token: tokB, Code: code}, Handlers{})
+	defer bob.Close()
+	if err := bob.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := bob.RoomName(); got != "jam" {
+		t.Fatalf("RoomName after joining by code = %q", got)
+	}
+	if m := bob.State().Info.Members; len(m) != 2 || m[1] != "bob" {
+		t.Fatalf("members = %v", m)
+	}
+	if _, err := bob.Pause(ctx); tandem.ErrorCode(err) != tandem.ECONFLICT {
+		t.Fatalf("a member's command reached the room with %v, want ECONFLICT (no track yet)", err)
 	}
 }

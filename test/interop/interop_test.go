@@ -31,7 +31,7 @@ type line struct {
 // returns its URL.
 func serveFixture(t *testing.T, f fixture) string {
 	t.Helper()
-	h := hub.New(hub.Config{Store: f.db})
+	h := hub.New(hub.Config{Store: f.db, OpenRooms: true})
 	ts := httptest.NewServer(h.Handler())
 	t.Cleanup(func() {
 		h.Close()

@@ -32,7 +32,7 @@ func serveHub(t *testing.T, db *store.DB, addr string) (string, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := hub.New(hub.Config{Store: db})
+	h := hub.New(hub.Config{Store: db, OpenRooms: true})
 	srv := &http.Server{Handler: h.Handler()}
 	done := make(chan struct{})
 	go func() {

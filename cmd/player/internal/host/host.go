@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"tandem/audio"
+	"tandem/internal/hubmedia"
 	"tandem/store"
 	"tandem/sync/hub"
 )
@@ -80,7 +81,14 @@ func Start(dir, listen, hostName string, log *slog.Logger) (*Host, error) {
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	h.URL = "http://" + net.JoinHostPort("127.0.0.1", port)
 	h.JoinURL = "http://" + net.JoinHostPort(lanAddress(ln.Addr().(*net.TCPAddr)), port)
-	h.hub = hub.New(hub.Config{Store: db, Logger: log.With("part", "hub"), FallbackPlaylist: pl.ID, GuestUser: guestUser})
+	cfg := hub.Config{Store: db, Logger: log.With("part", "hub"), FallbackPlaylist: pl.ID, GuestUser: guestUser,
+		// The join line is the invitation: whoever holds it may enter every room.
+		OpenRooms: true}
+	if err := hubmedia.Wire(&cfg, db, dir, log.With("part", "hub")); err != nil { // the music API
+		ln.Close()
+		return nil, fmt.Errorf("built-in hub: %w", err)
+	}
+	h.hub = hub.New(cfg)
 	h.srv = &http.Server{Handler: h.hub.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { h.done <- h.srv.Serve(ln) }()
 	log.Info("built-in hub listening", "addr", ln.Addr().String(), "join", h.JoinURL)
