@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"tandem"
+	"tandem/sync/clock"
 	"tandem/sync/protocol"
 	"tandem/sync/socketio"
 )
@@ -31,8 +32,12 @@ type Options struct {
 	// may then be empty.
 	Code   string
 	Logger *slog.Logger
-	// Now is the local clock; nil means time.Now.
+	// Now is the local clock; nil means time.Now. The hub clock is
+	// estimated against Now's monotonic reading.
 	Now func() time.Time
+	// Clock tunes the hub clock's estimation; zero fields take
+	// clock's defaults. Its Now and (if nil) Logger are the client's.
+	Clock clock.Config
 	// Reconnection delays, for tests; zero means the socketio defaults.
 	ReconnectDelay, ReconnectDelayMax time.Duration
 }
@@ -65,10 +70,19 @@ type Client struct {
 	h    Handlers
 	now  func() time.Time
 
+	// The hub clock: clk holds the samples, against the monotonic time
+	// since base. A sampler runs while connected (clockStop ends it),
+	// and closed ends everything at Close.
+	clk       *clock.Estimator
+	base      time.Time
+	closed    context.Context
+	shut      context.CancelFunc
+	clockMu   sync.Mutex
+	clockStop func() // stops the current connection's sampler, or nil
+
 	mu     sync.Mutex // guards the following
 	room   string     // the room's name, once known
 	code   string     // the invite code, until a join by code succeeded
-	offset time.Duration
 	state  protocol.RoomState
 	joined chan error // the first join's outcome, then nil
 }
@@ -83,6 +97,14 @@ func New(opts Options, h Handlers) *Client {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	c.base = c.now()
+	ccfg := opts.Clock
+	ccfg.Now = func() time.Duration { return c.now().Sub(c.base) }
+	if ccfg.Logger == nil {
+		ccfg.Logger = log
+	}
+	c.clk = clock.New(ccfg)
+	c.closed, c.shut = context.WithCancel(context.Background())
 	c.io = socketio.NewClient(opts.URL, socketio.ClientOptions{
 		Auth:              func() any { return protocol.Auth{Token: opts.Token, Name: opts.Name} },
 		Logger:            log,
@@ -99,6 +121,7 @@ func New(opts Options, h Handlers) *Client {
 	c.io.On(protocol.EventPlaylist, c.onPlaylist)
 	c.io.OnConnect(c.onConnect)
 	c.io.OnDisconnect(func(reason string) {
+		c.stopClock()
 		if c.h.Connection != nil {
 			c.h.Connection(false, fmt.Errorf("room: disconnected: %s", reason))
 		}
@@ -135,13 +158,18 @@ func (c *Client) RoomName() string {
 }
 
 // Close leaves and disconnects.
-func (c *Client) Close() error { return c.io.Close() }
+func (c *Client) Close() error {
+	c.shut()
+	err := c.io.Close()
+	c.stopClock()
+	return err
+}
 
 // onConnect runs after every (re)connection, on the client's run loop.
 func (c *Client) onConnect() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(c.closed, 10*time.Second)
 	defer cancel()
-	if err := c.syncClock(ctx); err != nil {
+	if err := c.startClock(ctx); err != nil {
 		c.log.Warn("room: clock sync", "err", err)
 	}
 	var ack protocol.JoinAck
@@ -180,45 +208,94 @@ func (c *Client) onConnect() {
 	}
 }
 
-// syncClock estimates the hub clock's offset from a few pings, keeping the
-// one with the lowest round trip.
-func (c *Client) syncClock(ctx context.Context) error {
-	best := time.Duration(-1)
-	var offset time.Duration
-	for range 5 {
-		t0 := c.now()
-		var ack protocol.ClockPingAck
-		if err := c.call(ctx, protocol.ClockPing, protocol.ClockPingRequest{T0: protocol.Millis(t0)}, &ack); err != nil {
-			return err
+// startClock starts the connection's clock sampler: a burst, awaited
+// (until ctx ends) so that the join's times convert well, then periodic
+// samples until the connection is lost or the client closed.
+func (c *Client) startClock(ctx context.Context) error {
+	c.stopClock()
+	run, cancel := context.WithCancel(c.closed)
+	done, burst := make(chan struct{}), make(chan error, 1)
+	c.clockMu.Lock()
+	c.clockStop = func() { cancel(); <-done }
+	c.clockMu.Unlock()
+	go func() {
+		defer close(done)
+		burst <- c.clk.Burst(run, c.pingClock)
+		_ = c.clk.Follow(run, c.pingClock) // ends with run
+	}()
+	select {
+	case err := <-burst:
+		if err != nil {
+			return fmt.Errorf("room: clock burst: %w", err)
 		}
-		t3 := c.now()
-		rtt := t3.Sub(t0) - protocol.Dur(ack.T2-ack.T1)
-		if best < 0 || rtt < best {
-			best = rtt
-			// offset = ((t1 - t0) + (t2 - t3)) / 2
-			offset = (protocol.FromMillis(ack.T1).Sub(t0) + protocol.FromMillis(ack.T2).Sub(t3)) / 2
-		}
+		est := c.clk.Estimate()
+		c.log.Debug("room: clock", "offset", c.Offset(), "error", est.Error, "rtt", est.Delay)
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("room: clock burst: %w", ctx.Err())
 	}
-	c.mu.Lock()
-	c.offset = offset
-	c.mu.Unlock()
-	c.log.Debug("room: clock", "offset", offset, "rtt", best)
-	return nil
 }
 
-// Offset returns the estimated hub clock minus the local clock.
+// stopClock stops the sampler, if one runs, and waits for it.
+func (c *Client) stopClock() {
+	c.clockMu.Lock()
+	stop := c.clockStop
+	c.clockStop = nil
+	c.clockMu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// pingClock is one clock:ping exchange.
+func (c *Client) pingClock(ctx context.Context, t0 float64) (t1, t2 float64, err error) {
+	var ack protocol.ClockPingAck
+	if err := c.call(ctx, protocol.ClockPing, protocol.ClockPingRequest{T0: t0}, &ack); err != nil {
+		return 0, 0, err
+	}
+	if ack.T0 != t0 {
+		return 0, 0, fmt.Errorf("room: %s: ack for t0 %v, sent %v", protocol.ClockPing, ack.T0, t0)
+	}
+	return ack.T1, ack.T2, nil
+}
+
+// Offset returns the estimated hub clock minus the local clock (Unix
+// times), now; 0 before the first clock sample.
 func (c *Client) Offset() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.offset
+	est := c.clk.Estimate()
+	if !est.OK {
+		return 0
+	}
+	return est.Offset - time.Duration(c.base.UnixNano())
 }
 
-// Local converts hub Unix milliseconds to local time.
+// ClockError returns the bound on the error of Offset and Local: half
+// the round trip of the clock sample in use, plus its aging. It is -1
+// before the first sample.
+func (c *Client) ClockError() time.Duration {
+	est := c.clk.Estimate()
+	if !est.OK {
+		return -1
+	}
+	return est.Error
+}
+
+// Clock returns the hub clock's estimate now (see clock.Estimate).
+func (c *Client) Clock() clock.Estimate { return c.clk.Estimate() }
+
+// Local converts hub Unix milliseconds to local time. With the default
+// clock the result carries a monotonic reading, so waiting for it is
+// immune to wall-clock jumps. Before the first clock sample the hub's
+// clock is taken as the local one.
 func (c *Client) Local(hubMs float64) time.Time {
 	if hubMs == 0 {
 		return time.Time{}
 	}
-	return protocol.FromMillis(hubMs).Add(-c.Offset())
+	mono, ok := c.clk.Local(hubMs)
+	if !ok {
+		return protocol.FromMillis(hubMs)
+	}
+	return c.base.Add(mono)
 }
 
 // State returns the room's state as of the last join.

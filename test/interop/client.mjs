@@ -37,7 +37,7 @@ socket.on("connect", async () => {
   out({ event: "connect", id: socket.id, transport: socket.io.engine.transport.name });
   const ack = await socket.timeout(5000).emitWithAck("room:join", { room });
   out({ event: "join", ack });
-  const bad = await socket.timeout(5000).emitWithAck("playback:changeTrack", { room: "not-joined", trackId: "x" });
+  const bad = await socket.timeout(5000).emitWithAck("playback:changeTrack", { room: "not-joined", trackId: "0".repeat(64) });
   out({ event: "error-ack", ack: bad });
   out({ event: "ready" });
 });
