@@ -77,7 +77,8 @@ bench: deps-build
 # Every fuzz target, as package:function. make test runs each briefly;
 # make fuzz runs each for FUZZTIME.
 FUZZ_TARGETS := ./sync/socketio:FuzzDecode ./sync/socketio:FuzzBinaryReassembly ./sync/engineio:FuzzDecodePayload ./sync/engineio:FuzzDecodeOpen \
-	./audio:FuzzReadTags ./audio:FuzzDecode ./store:FuzzValidateName
+	./audio:FuzzReadTags ./audio:FuzzDecode ./audio:FuzzProbe ./store:FuzzValidateName ./store:FuzzDecodeEntry \
+	./sync/protocol:FuzzAppendString
 FUZZTIME_SHORT ?= 5s
 FUZZTIME ?= 10m
 fuzz: deps-build
