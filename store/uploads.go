@@ -118,7 +118,7 @@ func (u *Uploads) put(up Upload) error {
 	if err != nil {
 		return err
 	}
-	return u.db.db.Update(func(tx *bolt.Tx) error {
+	return u.db.update(func(tx *bolt.Tx) error {
 		return bucket(tx, bucketUploads).Put([]byte(up.ID), v)
 	})
 }
@@ -284,7 +284,7 @@ func (u *Uploads) Delete(id string) error {
 }
 
 func (u *Uploads) deleteSession(id string) error {
-	return u.db.db.Update(func(tx *bolt.Tx) error {
+	return u.db.update(func(tx *bolt.Tx) error {
 		return bucket(tx, bucketUploads).Delete([]byte(id))
 	})
 }

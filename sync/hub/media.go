@@ -212,8 +212,25 @@ func (m *media) authenticated(fn func(http.ResponseWriter, *http.Request, tandem
 			m.fail(w, r, 0, fmt.Errorf("hub: authenticate: %w", err))
 			return
 		}
+		if r.Body != nil {
+			r.Body = countedBody{ReadCloser: r.Body, h: m.h}
+		}
 		fn(w, r, u)
 	}
+}
+
+// countedBody counts the bytes friends upload, for the hub's metrics.
+type countedBody struct {
+	io.ReadCloser
+	h *Hub
+}
+
+func (b countedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.h.countUploadBytes(int64(n))
+	}
+	return n, err
 }
 
 // TrackJSON is a track as the HTTP API shows it. Durations are in

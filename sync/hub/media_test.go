@@ -584,3 +584,21 @@ func BenchmarkUpload(b *testing.B) {
 		}
 	}
 }
+
+func TestUploadBytesAreCounted(t *testing.T) {
+	m := newMediaHub(t, 0)
+	data := fixtureFile(t, "tagged.wav")
+	if resp, body := m.do(t, "POST", "/api/tracks", bytes.NewReader(data)); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	resp, err := http.Get(m.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(resp.Body)
+	want := fmt.Sprintf("tandem_hub_upload_bytes_total %d", len(data))
+	if !strings.Contains(string(text), want) {
+		t.Errorf("metrics lack %q", want)
+	}
+}
