@@ -105,6 +105,10 @@ type Room struct {
 	Code      string        `json:"code,omitempty"`
 	Policy    ControlPolicy `json:"policy,omitempty"` // "" means Everyone
 	Members   []string      `json:"members,omitempty"`
+	// Shuffle plays the queue in an order of the hub's, drawn from Seed,
+	// the same for every member.
+	Shuffle bool   `json:"shuffle,omitempty"`
+	Seed    uint64 `json:"seed,omitempty"`
 	Queue     []Entry       `json:"queue"`
 	Fallback  string        `json:"fallback,omitempty"` // playlist ID
 	Playback  Playback      `json:"playback"`

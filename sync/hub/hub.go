@@ -49,17 +49,15 @@ type Store interface {
 	Activities(n int) ([]tandem.Activity, error)
 }
 
-// DefaultLead is how far in the future a command is scheduled, so that
-// every member can start the same sample at the same instant.
-const DefaultLead = 400 * time.Millisecond
-
 // Config configures a Hub.
 type Config struct {
 	Store  Store
 	Logger *slog.Logger
 	// Now is the hub clock; nil means time.Now.
 	Now func() time.Time
-	// Lead is the scheduling lead of commands; 0 means DefaultLead.
+	// Lead, when set, fixes how far ahead commands are scheduled; 0 makes
+	// it adapt to the members' round trips, within MinLead and MaxLead
+	// (timeline.go).
 	Lead time.Duration
 	// FallbackPlaylist is the playlist a new room plays while its queue is
 	// empty (the Demo playlist with --demo), or "".
@@ -122,6 +120,7 @@ type Hub struct {
 	running sync.WaitGroup // the runners' goroutines, and record's
 
 	limit   *limiter
+	rtt     rtts
 	friends friendsState
 	feed    feedState
 
@@ -198,6 +197,7 @@ func New(cfg Config) *Hub {
 		guest: cfg.GuestUser, openRooms: cfg.OpenRooms,
 		rooms: map[string]*liveRoom{}, runners: map[string]*runner{},
 		friends: friendsState{online: map[string]int{}}, tracks: map[string]tandem.Track{},
+		rtt: rtts{rtt: map[string]time.Duration{}},
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -210,9 +210,6 @@ func New(cfg Config) *Hub {
 		burst = DefaultRateBurst
 	}
 	h.limit = newLimiter(rate, burst, h.now)
-	if h.lead <= 0 {
-		h.lead = DefaultLead
-	}
 	// Connection state recovery: a member whose connection drops for less
 	// than two minutes comes back with its socket id and rooms, and gets
 	// the room events it missed.
@@ -329,6 +326,11 @@ func (h *Hub) registerCommands(nsp *socketio.Namespace) {
 		protocol.PlaylistRename: h.editCommand(tandem.EditRename),
 		protocol.PlaylistShare:  h.editCommand(tandem.EditShare),
 
+		protocol.PlaybackNext:     h.next,
+		protocol.PlaybackPrevious: h.previous,
+		protocol.RoomShuffle:      h.setShuffle,
+		protocol.ClockReport:      h.clockReport,
+
 		protocol.ActivityList: h.listActivity,
 		protocol.FriendsList:  h.listFriends,
 	}
@@ -351,6 +353,7 @@ func (h *Hub) onConnection(s *socketio.Socket) {
 		h.log.Info("hub: disconnected", "user", user, "sid", s.ID(), "reason", reason)
 		h.dropMember(s)
 		h.limit.forget(s.ID())
+		h.rtt.forget(s.ID())
 		h.disconnected(user)
 	})
 	if s.Recovered() {
@@ -449,7 +452,7 @@ func (h *Hub) member(s *socketio.Socket, name string) (*liveRoom, error) {
 // playlist while the queue is empty.
 func (h *Hub) queue(r tandem.Room) ([]tandem.Entry, error) {
 	if len(r.Queue) > 0 || r.Fallback == "" {
-		return r.Queue, nil
+		return playOrder(r, r.Queue), nil
 	}
 	p, err := h.store.Playlist(r.Fallback)
 	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
@@ -458,7 +461,7 @@ func (h *Hub) queue(r tandem.Room) ([]tandem.Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub: fallback playlist of %q: %w", r.Name, err)
 	}
-	return p.Entries, nil
+	return playOrder(r, p.Entries), nil
 }
 
 func (h *Hub) wireEntries(es []tandem.Entry) []protocol.Entry {
@@ -629,14 +632,18 @@ func (h *Hub) armEnd(lr *liveRoom) {
 	if err != nil || t.Duration <= 0 {
 		return
 	}
-	at := p.StartAt.Add(t.Duration - p.Position)
+	// Fire a lead before the end, so that the next entry's changeTrack
+	// reaches every member in time to start exactly as this one ends.
+	end := p.StartAt.Add(t.Duration - p.Position)
 	name, version := lr.room.Name, lr.room.Version
-	lr.ended = time.AfterFunc(max(at.Sub(h.now()), 0), func() { h.trackEnded(name, version) })
+	lr.ended = time.AfterFunc(max(end.Sub(h.now())-h.leadLocked(lr), 0), func() { h.trackEnded(name, version, end) })
 }
 
-// trackEnded moves a room on to the next entry of its queue when the track
-// of the given version has played to its end, or stops it after the last.
-func (h *Hub) trackEnded(name string, version uint64) {
+// trackEnded moves a room on to the next entry of its play order as the
+// track of the given version ends, at hub time end: the next entry starts
+// exactly then, gaplessly (or after the lead, if end is closer than that,
+// as after a restart of the hub). After the last entry the room stops.
+func (h *Hub) trackEnded(name string, version uint64, end time.Time) {
 	h.mu.Lock()
 	lr, closed := h.rooms[name], h.closed
 	h.mu.Unlock()
@@ -656,7 +663,14 @@ func (h *Hub) trackEnded(name string, version uint64) {
 	i := slices.IndexFunc(q, func(e tandem.Entry) bool { return e.ID == lr.room.Playback.EntryID })
 	if lr.room.Playback.EntryID != "" && i >= 0 && i+1 < len(q) {
 		next := q[i+1]
-		if _, err := h.switchTrack(lr, next.ID, next.TrackID, ""); err != nil {
+		// The timer fired about a lead before the end; a late timer costs
+		// the members a little notice, but the join stays gapless unless
+		// less than half a lead is left (after a restart of the hub).
+		at, lead := end, h.leadLocked(lr)
+		if end.Sub(h.now()) < lead/2 {
+			at = h.now().Add(lead)
+		}
+		if _, err := h.switchTrackAt(lr, next.ID, next.TrackID, "", at); err != nil {
 			h.log.Error("hub: advance", "room", name, "err", err)
 		}
 		return
@@ -696,6 +710,9 @@ func (h *Hub) changeTrack(s *socketio.Socket, payload json.RawMessage) (any, err
 	if err := mayControl(lr.room, userOf(s)); err != nil {
 		return nil, err
 	}
+	if err := stale(lr.room, req.Version); err != nil {
+		return nil, err
+	}
 	entryID, trackID := req.EntryID, req.TrackID
 	if entryID != "" {
 		q, err := h.queue(lr.room)
@@ -725,7 +742,12 @@ func (h *Hub) changeTrack(s *socketio.Socket, payload json.RawMessage) (any, err
 // it and tells the room; by is who asked ("" for the hub itself). lr.mu
 // must be held.
 func (h *Hub) switchTrack(lr *liveRoom, entryID, trackID, by string) (tandem.Room, error) {
-	startAt := h.now().Add(h.lead)
+	return h.switchTrackAt(lr, entryID, trackID, by, h.now().Add(h.leadLocked(lr)))
+}
+
+// switchTrackAt starts a track in the room at hub time startAt; lr.mu
+// must be held.
+func (h *Hub) switchTrackAt(lr *liveRoom, entryID, trackID, by string, startAt time.Time) (tandem.Room, error) {
 	r, err := h.update(lr, func(r *tandem.Room) error {
 		r.Playback = tandem.Playback{EntryID: entryID, TrackID: trackID, State: tandem.Playing, StartAt: startAt}
 		return nil
@@ -775,7 +797,10 @@ func (h *Hub) playback(s *socketio.Socket, payload json.RawMessage, state tandem
 	if lr.room.Playback.TrackID == "" {
 		return nil, tandem.Errorf(tandem.ECONFLICT, "room %q has no track; change track first", req.Room)
 	}
-	at := h.now().Add(h.lead)
+	if err := stale(lr.room, req.Version); err != nil {
+		return nil, err
+	}
+	at := h.now().Add(h.leadLocked(lr))
 	r, err := h.update(lr, func(r *tandem.Room) error {
 		p := r.Playback
 		pos := p.PositionAt(at)

@@ -73,7 +73,7 @@ func roomInfo(r tandem.Room) protocol.RoomInfo {
 		members = []string{}
 	}
 	return protocol.RoomInfo{Room: r.Name, Host: r.Host, Policy: policy, Code: r.Code, Members: members,
-		Playlist: r.Fallback, Version: r.Version}
+		Playlist: r.Fallback, Shuffle: r.Shuffle, Version: r.Version}
 }
 
 // newRoom returns a new room hosted by host.

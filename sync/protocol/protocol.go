@@ -43,6 +43,11 @@ const (
 
 	ActivityList = "activity:list"
 	FriendsList  = "friends:list"
+
+	PlaybackNext     = "playback:next"
+	PlaybackPrevious = "playback:previous"
+	RoomShuffle      = "room:shuffle"
+	ClockReport      = "clock:report"
 )
 
 // Hub events, sent to every member of a room, the sender included.
@@ -128,6 +133,7 @@ type RoomInfo struct {
 	Code     string               `json:"code,omitempty"`
 	Members  []string             `json:"members"`
 	Playlist string               `json:"playlistId,omitempty"`
+	Shuffle  bool                 `json:"shuffle,omitempty"`
 	Version  uint64               `json:"version"`
 }
 
@@ -158,17 +164,47 @@ type QueueEvent struct {
 }
 
 // ChangeTrackRequest is the payload of playback:changeTrack: an entry of
-// the room's queue, or a track by id.
+// the room's queue, or a track by id. Version, when given, is the room
+// version the command is based on: a stale one is refused (ECONFLICT).
 type ChangeTrackRequest struct {
-	Room    string `json:"room"`
-	EntryID string `json:"entryId,omitempty"`
-	TrackID string `json:"trackId,omitempty"`
+	Room    string  `json:"room"`
+	EntryID string  `json:"entryId,omitempty"`
+	TrackID string  `json:"trackId,omitempty"`
+	Version *uint64 `json:"version,omitempty"`
 }
 
-// SeekRequest is the payload of playback:seek, and optionally of play.
+// SeekRequest is the payload of playback:seek, and of play and pause
+// (position optional).
 type SeekRequest struct {
 	Room     string   `json:"room"`
 	Position *float64 `json:"position,omitempty"` // ms
+	Version  *uint64  `json:"version,omitempty"`
+}
+
+// StepRequest is the payload of playback:next and playback:previous.
+type StepRequest struct {
+	Room    string  `json:"room"`
+	Version *uint64 `json:"version,omitempty"`
+}
+
+// ShuffleRequest is the payload of room:shuffle.
+type ShuffleRequest struct {
+	Room    string `json:"room"`
+	Shuffle bool   `json:"shuffle"`
+}
+
+// ClockReportRequest is the payload of clock:report: the client's round
+// trip to the hub (its clock estimate's delay), from which the hub sets how
+// far ahead it schedules the room's commands.
+type ClockReportRequest struct {
+	RTT float64 `json:"rtt"` // ms
+}
+
+// LeadAck answers clock:report with the lead the hub now uses for the
+// client's rooms.
+type LeadAck struct {
+	Ack
+	Lead float64 `json:"lead"` // ms
 }
 
 // ClockPingRequest is the payload of clock:ping: the client's send time.

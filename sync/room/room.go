@@ -118,6 +118,7 @@ func New(opts Options, h Handlers) *Client {
 	c.io.On(protocol.EventPlayback, c.onPlayback)
 	c.io.On(protocol.EventPresence, c.onPresence)
 	c.io.On(protocol.EventQueue, c.onQueue)
+	c.io.On(protocol.EventRoom, c.onRoomInfo)
 	c.io.On(protocol.EventPlaylist, c.onPlaylist)
 	c.io.OnConnect(c.onConnect)
 	c.io.OnDisconnect(func(reason string) {
@@ -171,6 +172,13 @@ func (c *Client) onConnect() {
 	defer cancel()
 	if err := c.startClock(ctx); err != nil {
 		c.log.Warn("room: clock sync", "err", err)
+	} else if est := c.clk.Estimate(); est.OK {
+		// The hub schedules the room's commands a round trip (plus a
+		// margin) ahead of the slowest member's: tell it ours.
+		var la protocol.LeadAck
+		if err := c.call(ctx, protocol.ClockReport, protocol.ClockReportRequest{RTT: protocol.Ms(est.Delay)}, &la); err != nil {
+			c.log.Debug("room: clock report", "err", err)
+		}
 	}
 	var ack protocol.JoinAck
 	c.mu.Lock()
@@ -335,21 +343,24 @@ func (c *Client) call(ctx context.Context, event string, req any, ack any) error
 // or a track (trackID), and returns the room's new version.
 func (c *Client) ChangeTrack(ctx context.Context, entryID, trackID string) (uint64, error) {
 	var ack protocol.VersionAck
-	err := c.call(ctx, protocol.PlaybackChangeTrack, protocol.ChangeTrackRequest{Room: c.RoomName(), EntryID: entryID, TrackID: trackID}, &ack)
+	v := c.version()
+	err := c.call(ctx, protocol.PlaybackChangeTrack, protocol.ChangeTrackRequest{Room: c.RoomName(), EntryID: entryID, TrackID: trackID, Version: &v}, &ack)
 	return ack.Version, err
 }
 
 // Play resumes the room's playback.
 func (c *Client) Play(ctx context.Context) (uint64, error) {
 	var ack protocol.VersionAck
-	err := c.call(ctx, protocol.PlaybackPlay, protocol.RoomRequest{Room: c.RoomName()}, &ack)
+	v := c.version()
+	err := c.call(ctx, protocol.PlaybackPlay, protocol.SeekRequest{Room: c.RoomName(), Version: &v}, &ack)
 	return ack.Version, err
 }
 
 // Pause pauses the room's playback.
 func (c *Client) Pause(ctx context.Context) (uint64, error) {
 	var ack protocol.VersionAck
-	err := c.call(ctx, protocol.PlaybackPause, protocol.RoomRequest{Room: c.RoomName()}, &ack)
+	v := c.version()
+	err := c.call(ctx, protocol.PlaybackPause, protocol.SeekRequest{Room: c.RoomName(), Version: &v}, &ack)
 	return ack.Version, err
 }
 
@@ -357,8 +368,48 @@ func (c *Client) Pause(ctx context.Context) (uint64, error) {
 func (c *Client) Seek(ctx context.Context, pos time.Duration) (uint64, error) {
 	ms := protocol.Ms(pos)
 	var ack protocol.VersionAck
-	err := c.call(ctx, protocol.PlaybackSeek, protocol.SeekRequest{Room: c.RoomName(), Position: &ms}, &ack)
+	v := c.version()
+	err := c.call(ctx, protocol.PlaybackSeek, protocol.SeekRequest{Room: c.RoomName(), Position: &ms, Version: &v}, &ack)
 	return ack.Version, err
+}
+
+// Next moves the room to the next entry of its play order.
+func (c *Client) Next(ctx context.Context) (uint64, error) {
+	var ack protocol.VersionAck
+	v := c.version()
+	err := c.call(ctx, protocol.PlaybackNext, protocol.StepRequest{Room: c.RoomName(), Version: &v}, &ack)
+	return ack.Version, err
+}
+
+// Previous moves the room to the previous entry, or restarts the track
+// when it has played for more than a few seconds.
+func (c *Client) Previous(ctx context.Context) (uint64, error) {
+	var ack protocol.VersionAck
+	v := c.version()
+	err := c.call(ctx, protocol.PlaybackPrevious, protocol.StepRequest{Room: c.RoomName(), Version: &v}, &ack)
+	return ack.Version, err
+}
+
+// version is the room version the client has seen: commands carry it, and
+// the hub refuses one based on an older version (ECONFLICT) rather than
+// apply it to a timeline its sender has not seen.
+func (c *Client) version() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state.Version
+}
+
+func (c *Client) onRoomInfo(args []json.RawMessage, _ socketio.AckFunc) {
+	var ev protocol.RoomInfo
+	if len(args) == 0 || json.Unmarshal(args[0], &ev) != nil || ev.Room != c.RoomName() {
+		return
+	}
+	c.mu.Lock()
+	if ev.Version > c.state.Version {
+		c.state.Version = ev.Version
+	}
+	c.state.Info = ev
+	c.mu.Unlock()
 }
 
 // Playlists lists the hub's playlists, without their entries.
@@ -383,6 +434,9 @@ func (c *Client) onQueue(args []json.RawMessage, _ socketio.AckFunc) {
 	}
 	c.mu.Lock()
 	c.state.Queue, c.state.Info.Playlist = ev.Queue, ev.PlaylistID
+	if ev.Version > c.state.Version {
+		c.state.Version = ev.Version
+	}
 	c.mu.Unlock()
 	if c.h.Queue != nil {
 		c.h.Queue(ev)
