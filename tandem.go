@@ -100,26 +100,31 @@ const (
 // the friends let in: the host, and whoever joined with the room's invite
 // Code.
 type Room struct {
-	Name      string        `json:"name"`
-	Host      string        `json:"host,omitempty"`
-	Code      string        `json:"code,omitempty"`
-	Policy    ControlPolicy `json:"policy,omitempty"` // "" means Everyone
-	Members   []string      `json:"members,omitempty"`
+	Name    string        `json:"name"`
+	Host    string        `json:"host,omitempty"`
+	Code    string        `json:"code,omitempty"`
+	Policy  ControlPolicy `json:"policy,omitempty"` // "" means Everyone
+	Members []string      `json:"members,omitempty"`
 	// Shuffle plays the queue in an order of the hub's, drawn from Seed,
 	// the same for every member.
 	Shuffle bool   `json:"shuffle,omitempty"`
 	Seed    uint64 `json:"seed,omitempty"`
-	Queue     []Entry       `json:"queue"`
-	Fallback  string        `json:"fallback,omitempty"` // playlist ID
-	Playback  Playback      `json:"playback"`
-	Version   uint64        `json:"version"`
-	CreatedAt time.Time     `json:"createdAt"`
+	// Wait makes the room wait for members who are buffering (in the
+	// Waiting state, for a bounded time) rather than play on without them.
+	Wait      bool      `json:"wait,omitempty"`
+	Queue     []Entry   `json:"queue"`
+	Fallback  string    `json:"fallback,omitempty"` // playlist ID
+	Playback  Playback  `json:"playback"`
+	Version   uint64    `json:"version"`
+	CreatedAt time.Time `json:"createdAt"`
 }
 
 // Member is a friend connected to a room, with what they are playing.
 type Member struct {
 	Name       string `json:"name"`
 	NowPlaying string `json:"nowPlaying,omitempty"` // track ID
+	// Buffering: the friend does not have the room's audio ready yet.
+	Buffering bool `json:"buffering,omitempty"`
 }
 
 // Activity records who did what, and when: one item of the friends'

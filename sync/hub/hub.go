@@ -6,6 +6,7 @@ package hub
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -78,6 +79,9 @@ type Config struct {
 	// DefaultRateLimit and DefaultRateBurst.
 	RateLimit float64
 	RateBurst int
+	// WaitFirstLoad and WaitLoad bound how long a "wait for everyone"
+	// room waits for buffering members; zero means the defaults.
+	WaitFirstLoad, WaitLoad time.Duration
 
 	// Access and operations (access.go, invite.go, admin.go, metrics.go).
 	// Accounts enables invite redemption and the admin API; PublicURL is
@@ -121,6 +125,7 @@ type Hub struct {
 
 	limit   *limiter
 	rtt     rtts
+	waits   [2]time.Duration // first load, later loads
 	friends friendsState
 	feed    feedState
 
@@ -184,6 +189,12 @@ type liveRoom struct {
 	members  map[string]*socketio.Socket // socket id -> socket
 	ended    *time.Timer                 // fires when the playing track ends
 	presence *time.Timer                 // a coalesced presence event on its way
+	// Buffering (buffering.go): the sockets getting the current track
+	// ready, the end of a wait for them, and whether the room's first
+	// track has loaded.
+	buffering map[string]string // socket id -> track id it buffers
+	waitEnd   *time.Timer
+	loadedOne bool
 }
 
 // New returns a hub.
@@ -210,6 +221,7 @@ func New(cfg Config) *Hub {
 		burst = DefaultRateBurst
 	}
 	h.limit = newLimiter(rate, burst, h.now)
+	h.waits = [2]time.Duration{cmp.Or(cfg.WaitFirstLoad, WaitFirstLoad), cmp.Or(cfg.WaitLoad, WaitLoad)}
 	// Connection state recovery: a member whose connection drops for less
 	// than two minutes comes back with its socket id and rooms, and gets
 	// the room events it missed.
@@ -241,7 +253,7 @@ func (h *Hub) Close() error {
 	h.mu.Unlock()
 	for _, lr := range rooms {
 		lr.mu.Lock()
-		for _, t := range []*time.Timer{lr.ended, lr.presence} {
+		for _, t := range []*time.Timer{lr.ended, lr.presence, lr.waitEnd} {
 			if t != nil {
 				t.Stop()
 			}
@@ -326,10 +338,12 @@ func (h *Hub) registerCommands(nsp *socketio.Namespace) {
 		protocol.PlaylistRename: h.editCommand(tandem.EditRename),
 		protocol.PlaylistShare:  h.editCommand(tandem.EditShare),
 
-		protocol.PlaybackNext:     h.next,
-		protocol.PlaybackPrevious: h.previous,
-		protocol.RoomShuffle:      h.setShuffle,
-		protocol.ClockReport:      h.clockReport,
+		protocol.PlaybackNext:      h.next,
+		protocol.PlaybackPrevious:  h.previous,
+		protocol.RoomShuffle:       h.setShuffle,
+		protocol.ClockReport:       h.clockReport,
+		protocol.RoomWait:          h.setWait,
+		protocol.PlaybackBuffering: h.bufferingReport,
 
 		protocol.ActivityList: h.listActivity,
 		protocol.FriendsList:  h.listFriends,
@@ -512,6 +526,12 @@ func (lr *liveRoom) membersLocked() []tandem.Member {
 		}
 		out = append(out, m)
 	}
+	for sid, s := range lr.members { // a friend with any socket buffering is
+		if lr.isBuffering(sid) {
+			i := slices.IndexFunc(out, func(m tandem.Member) bool { return m.Name == userOf(s) })
+			out[i].Buffering = true
+		}
+	}
 	slices.SortFunc(out, func(a, b tandem.Member) int { return strings.Compare(a.Name, b.Name) })
 	if out == nil {
 		out = []tandem.Member{}
@@ -552,6 +572,7 @@ func (h *Hub) dropMember(s *socketio.Socket) {
 		lr.mu.Lock()
 		if _, was := lr.members[s.ID()]; was {
 			delete(lr.members, s.ID())
+			h.readyLocked(lr, s.ID()) // a laggard that left is waited for no more
 			h.presenceLocked(lr)
 		}
 		lr.mu.Unlock()

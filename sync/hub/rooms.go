@@ -73,7 +73,7 @@ func roomInfo(r tandem.Room) protocol.RoomInfo {
 		members = []string{}
 	}
 	return protocol.RoomInfo{Room: r.Name, Host: r.Host, Policy: policy, Code: r.Code, Members: members,
-		Playlist: r.Fallback, Shuffle: r.Shuffle, Version: r.Version}
+		Playlist: r.Fallback, Shuffle: r.Shuffle, Wait: r.Wait, Version: r.Version}
 }
 
 // newRoom returns a new room hosted by host.
@@ -257,6 +257,7 @@ func (h *Hub) leave(s *socketio.Socket, payload json.RawMessage) (any, error) {
 	s.Leave(roomKey(req.Room))
 	lr.mu.Lock()
 	delete(lr.members, s.ID())
+	h.readyLocked(lr, s.ID())
 	h.presenceLocked(lr)
 	lr.mu.Unlock()
 	h.friendsChanged()
@@ -376,6 +377,7 @@ func (h *Hub) removeMember(s *socketio.Socket, payload json.RawMessage) (any, er
 			}
 			m.Leave(roomKey(r.Name))
 			delete(lr.members, sid)
+			h.readyLocked(lr, sid)
 			if err := m.Emit(protocol.EventRemoved, protocol.Removed{Room: r.Name, By: by}); err != nil {
 				h.log.Debug("hub: tell a removed member", "room", r.Name, "user", req.User, "err", err)
 			}

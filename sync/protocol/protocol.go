@@ -44,10 +44,12 @@ const (
 	ActivityList = "activity:list"
 	FriendsList  = "friends:list"
 
-	PlaybackNext     = "playback:next"
-	PlaybackPrevious = "playback:previous"
-	RoomShuffle      = "room:shuffle"
-	ClockReport      = "clock:report"
+	PlaybackNext      = "playback:next"
+	PlaybackPrevious  = "playback:previous"
+	RoomShuffle       = "room:shuffle"
+	ClockReport       = "clock:report"
+	RoomWait          = "room:wait"
+	PlaybackBuffering = "playback:buffering"
 )
 
 // Hub events, sent to every member of a room, the sender included.
@@ -134,6 +136,7 @@ type RoomInfo struct {
 	Members  []string             `json:"members"`
 	Playlist string               `json:"playlistId,omitempty"`
 	Shuffle  bool                 `json:"shuffle,omitempty"`
+	Wait     bool                 `json:"wait,omitempty"`
 	Version  uint64               `json:"version"`
 }
 
@@ -185,6 +188,21 @@ type SeekRequest struct {
 type StepRequest struct {
 	Room    string  `json:"room"`
 	Version *uint64 `json:"version,omitempty"`
+}
+
+// WaitRequest is the payload of room:wait.
+type WaitRequest struct {
+	Room string `json:"room"`
+	Wait bool   `json:"wait"`
+}
+
+// BufferingRequest is the payload of playback:buffering: whether the
+// client is still getting the audio of the room's current entry ready.
+type BufferingRequest struct {
+	Room      string `json:"room"`
+	EntryID   string `json:"entryId,omitempty"`
+	TrackID   string `json:"trackId"`
+	Buffering bool   `json:"buffering"`
 }
 
 // ShuffleRequest is the payload of room:shuffle.

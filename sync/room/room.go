@@ -390,6 +390,15 @@ func (c *Client) Previous(ctx context.Context) (uint64, error) {
 	return ack.Version, err
 }
 
+// Buffering tells the room whether this member is still getting the
+// track's audio ready; everyone sees it, and a "wait for everyone" room
+// waits for it (within its bound).
+func (c *Client) Buffering(ctx context.Context, entryID, trackID string, buffering bool) error {
+	var ack protocol.Ack
+	return c.call(ctx, protocol.PlaybackBuffering, protocol.BufferingRequest{Room: c.RoomName(), EntryID: entryID,
+		TrackID: trackID, Buffering: buffering}, &ack)
+}
+
 // version is the room version the client has seen: commands carry it, and
 // the hub refuses one based on an older version (ECONFLICT) rather than
 // apply it to a timeline its sender has not seen.
