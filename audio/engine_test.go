@@ -256,11 +256,13 @@ func TestEngineClosesSources(t *testing.T) {
 type pullOutput struct {
 	pcm      io.Reader
 	startErr error
+	latency  time.Duration
 }
 
 func (o *pullOutput) Start(pcm io.Reader) error { o.pcm = pcm; return o.startErr }
 func (o *pullOutput) Close() error              { return nil }
 func (o *pullOutput) Name() string              { return "pull" }
+func (o *pullOutput) Latency() time.Duration    { return o.latency }
 
 func TestEnginePCM(t *testing.T) {
 	out := &pullOutput{}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,21 +22,40 @@ type Output interface {
 	Close() error
 	// Name describes the output for logs and the UI.
 	Name() string
+	// Latency is how long from now until the next frame the output reads
+	// from pcm is heard: the PCM it holds but has not played yet, plus the
+	// device's own delay. The engine calls it from inside pcm's Read, at
+	// the start of every read, so it must not block on that read.
+	Latency() time.Duration
 }
 
 // Muted is an Output without sound: it reads the PCM at real-time pace and
 // discards it, so positions advance as they would on a sound card. It is
 // the fallback when there is no audio device, and the output of tests.
+//
+// Muted models a sound card with a fixed delay: the k-th frame it pulls
+// (counting frames skipped after a stall) is "heard" at
+// start + MutedLatency + k/SampleRate, where start is when Start ran.
+// Latency reports exactly that, so the engine's Audible and Schedule are
+// exact against Muted, whatever the jitter of its ticker.
 type Muted struct {
 	mu      sync.Mutex    // guards started and closed
 	started bool          // Start was called
 	closed  bool          // Close was called
 	stop    chan struct{} // closed by Close
 	done    chan struct{} // closed when the pulling goroutine exits
+
+	start  atomic.Pointer[time.Time] // set by Start
+	pulled atomic.Int64              // frames pulled or skipped so far
 }
 
 // mutedTick is how often Muted pulls PCM.
 const mutedTick = 10 * time.Millisecond
+
+// MutedLatency is the delay of Muted's virtual sound card: a frame is
+// heard this long after the instant its pull was due. Two ticks, so that
+// a frame is normally pulled before it is heard.
+const MutedLatency = 2 * mutedTick
 
 // maxMutedBurst is the most PCM (in frames) Muted pulls in one tick; after
 // a stall it skips ahead rather than racing to catch up, as a sound card
@@ -62,16 +82,28 @@ func (m *Muted) Start(pcm io.Reader) error {
 		return fmt.Errorf("audio: muted output already started")
 	}
 	m.started = true
-	go m.run(pcm)
+	start := time.Now()
+	m.start.Store(&start)
+	go m.run(pcm, start)
 	return nil
 }
 
-func (m *Muted) run(pcm io.Reader) {
+// Latency returns how long until the next frame Muted pulls is heard. It
+// may be negative when the pulling goroutine runs late.
+func (m *Muted) Latency() time.Duration {
+	start := m.start.Load()
+	if start == nil {
+		return MutedLatency
+	}
+	heard := start.Add(MutedLatency + framesToDuration(uint64(m.pulled.Load()), uint64(SampleRate)))
+	return time.Until(heard)
+}
+
+func (m *Muted) run(pcm io.Reader, start time.Time) {
 	defer close(m.done)
 	t := time.NewTicker(mutedTick)
 	defer t.Stop()
-	start := time.Now()
-	var pulled int64 // frames
+	var pulled int64 // frames; m.pulled mirrors it
 	buf := make([]byte, maxMutedBurst*BytesPerFrame)
 	for {
 		select {
@@ -84,6 +116,7 @@ func (m *Muted) run(pcm io.Reader) {
 		n := due - pulled
 		if n > maxMutedBurst {
 			pulled += n - maxMutedBurst
+			m.pulled.Store(pulled)
 			n = maxMutedBurst
 		}
 		if n <= 0 {
@@ -93,6 +126,7 @@ func (m *Muted) run(pcm io.Reader) {
 			return
 		}
 		pulled += n
+		m.pulled.Store(pulled)
 	}
 }
 

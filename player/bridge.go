@@ -7,6 +7,7 @@ import (
 
 	"tandem"
 	"tandem/sync/event"
+	"tandem/sync/follow"
 	"tandem/sync/protocol"
 	"tandem/sync/room"
 )
@@ -90,20 +91,23 @@ func (c *Core) roomHandlers() room.Handlers {
 				return
 			}
 			origin := c.room.Local(np.StartAt).Add(-protocol.Dur(np.Position))
+			tl := timeline(np, st.Version)
 			ChangeTrack.Emit(c.em, TrackChange{Origin: Hub, Room: st.Room, EntryID: np.EntryID, TrackID: np.TrackID,
-				Version: st.Version, StartAt: origin})
+				Version: st.Version, StartAt: origin, Timeline: tl})
 			if np.State != tandem.Playing {
 				Playback.Emit(c.em, PlaybackChange{Origin: Hub, Room: st.Room, State: np.State,
-					Position: protocol.Dur(np.Position), StartAt: c.room.Local(np.StartAt), Version: st.Version})
+					Position: protocol.Dur(np.Position), StartAt: c.room.Local(np.StartAt), Version: st.Version, Timeline: tl})
 			}
 		},
 		ChangeTrack: func(ev protocol.ChangeTrack, startAt time.Time) {
 			ChangeTrack.Emit(c.em, TrackChange{Origin: Hub, Room: ev.Room, EntryID: ev.EntryID, TrackID: ev.TrackID,
-				By: ev.By, Version: ev.Version, StartAt: startAt})
+				By: ev.By, Version: ev.Version, StartAt: startAt,
+				Timeline: follow.Timeline{Playing: true, StartAt: ev.StartAt, Version: ev.Version}})
 		},
 		Playback: func(ev protocol.PlaybackEvent, startAt time.Time) {
 			Playback.Emit(c.em, PlaybackChange{Origin: Hub, Room: ev.Room, State: ev.State,
-				Position: protocol.Dur(ev.Position), StartAt: startAt, By: ev.By, Version: ev.Version})
+				Position: protocol.Dur(ev.Position), StartAt: startAt, By: ev.By, Version: ev.Version,
+				Timeline: timeline(ev.Playback, ev.Version)})
 		},
 		Presence: func(p protocol.Presence) {
 			c.mu.Lock()
@@ -127,4 +131,11 @@ func (c *Core) roomHandlers() room.Handlers {
 			}
 		},
 	}
+}
+
+// timeline converts the hub's playback to the timeline a follow.Controller
+// follows.
+func timeline(np protocol.Playback, version uint64) follow.Timeline {
+	return follow.Timeline{Playing: np.State == tandem.Playing, Position: protocol.Dur(np.Position),
+		StartAt: np.StartAt, Version: version}
 }

@@ -18,12 +18,16 @@ import (
 
 	"tandem"
 	"tandem/sync/event"
+	"tandem/sync/follow"
 	"tandem/sync/protocol"
 	"tandem/sync/room"
 )
 
-// Audio is the audio engine the core drives. audio.Engine implements it.
+// Audio is the audio engine the core drives: a follow.Sink the room's
+// follow.Controller steers, which also loads tracks and tells what it
+// plays. audio.Engine implements it.
 type Audio interface {
+	follow.Sink
 	Load(trackID string, r io.ReadSeeker) error
 	Play()
 	Pause()
@@ -69,12 +73,18 @@ type Core struct {
 	lib   Library
 	now   func() time.Time
 
-	ctx    context.Context // ends at Close; bounds the bridge's commands
+	ctx    context.Context // ends at Close; bounds the bridge's commands and the follower's ticks
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the bridge's command goroutines
 
-	// applyMu serialises the follower's changes to the audio engine, from
-	// hub events and from their timers. Taken before mu, never inside it.
+	// ctl keeps the audio engine on the room's timeline; the follower
+	// hands it the hub's timelines and ticks it every tickEvery on its own
+	// goroutine, which closes ticked when it exits.
+	ctl    *follow.Controller
+	ticked chan struct{}
+	// applyMu serialises the follower's use of the engine and the
+	// Controller (a track's load and its timeline go together). Taken
+	// before mu, never inside it.
 	applyMu sync.Mutex
 
 	mu        sync.Mutex // guards the following
@@ -84,9 +94,13 @@ type Core struct {
 	members   []tandem.Member
 	connErr   string
 	lastErr   string
-	startTmr  *time.Timer // the follower's scheduled change
-	timerGen  uint64      // bumped whenever startTmr is replaced or cancelled
 	closed    bool
+	// What the player last told the room about buffering: the track it
+	// is still getting ready ("" when none), and a sequence number so
+	// that only the latest report goes out.
+	buffering string
+	bufSeq    uint64
+	bufMu     sync.Mutex // held while a report is sent, so reports go out in order
 }
 
 // New returns a core; Start connects it.
@@ -97,7 +111,7 @@ func New(cfg Config) *Core {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Core{cfg: cfg, log: log, audio: cfg.Audio, lib: cfg.Library, now: cfg.Now,
-		ctx: ctx, cancel: cancel, tracks: map[string]*protocol.Track{}}
+		ctx: ctx, cancel: cancel, tracks: map[string]*protocol.Track{}, ticked: make(chan struct{})}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -107,8 +121,10 @@ func New(cfg Config) *Core {
 	}))
 	c.room = room.New(room.Options{URL: cfg.HubURL, Token: cfg.Token, Name: cfg.Name, Room: cfg.Room, Code: cfg.Code, Logger: log, Now: cfg.Now,
 		ReconnectDelay: cfg.ReconnectDelay, ReconnectDelayMax: cfg.ReconnectDelayMax}, c.roomHandlers())
+	c.ctl = follow.New(follow.Config{Sink: c.audio, Clock: roomClock{now: c.now, room: c.room}, Logger: log})
 	c.bridge()
 	c.follow()
+	go c.tick()
 	return c
 }
 
@@ -205,13 +221,11 @@ func (c *Core) onPlaylist(ev protocol.PlaylistEvent) {
 func (c *Core) Close() error {
 	c.mu.Lock()
 	c.closed = true
-	if c.startTmr != nil {
-		c.startTmr.Stop()
-	}
 	c.mu.Unlock()
 	c.cancel()
 	err := c.room.Close()
 	c.wg.Wait()
+	<-c.ticked
 	return err
 }
 
@@ -301,21 +315,49 @@ func (c *Core) Friends() []Friend {
 	}
 	out := make([]Friend, 0, len(c.members))
 	for _, m := range c.members {
-		out = append(out, Friend{Name: m.Name, Listening: listening})
+		out = append(out, Friend{Name: m.Name, Listening: listening, Buffering: m.Buffering})
 	}
 	return out
 }
 
-// Now returns what the audio engine plays now.
+// Now returns what the room plays now, as this player hears it: the
+// room's track and state; while it plays, the position heard from the
+// audio engine or, when the engine is not playing it (yet), the room's
+// timeline position; while paused, where the room paused.
 func (c *Core) Now() NowPlaying {
-	id := c.audio.Current()
-	np := NowPlaying{Playing: c.audio.Playing(), Position: c.audio.Position(), Duration: c.audio.Duration()}
+	st := c.room.State()
+	tl := st.NowPlaying
+	id := tl.TrackID
+	if id == "" {
+		id = c.audio.Current()
+	}
+	np := NowPlaying{EntryID: tl.EntryID, Playing: tl.State == tandem.Playing}
+	if st.Version == 0 && tl.TrackID == "" {
+		// Not in a room yet: the engine's own state.
+		np.Playing, np.Position = c.audio.Playing(), c.audio.Position()
+	} else if np.Playing {
+		if f, at, ok := c.audio.Audible(); ok && c.audio.Current() == id {
+			np.Position = time.Duration(float64(f)/float64(c.audio.SampleRate())*float64(time.Second)) + c.now().Sub(at)
+		} else if start := c.room.Local(tl.StartAt); !start.IsZero() {
+			np.Position = protocol.Dur(tl.Position) + max(0, c.now().Sub(start))
+		}
+	} else {
+		np.Position = protocol.Dur(tl.Position)
+	}
+	if c.audio.Current() == id {
+		np.Duration = c.audio.Duration()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if t := c.tracks[id]; t != nil {
 		np.Title, np.Artist = t.Title, t.Artist
+		if np.Duration == 0 {
+			np.Duration = protocol.Dur(t.Duration)
+		}
 	}
-	np.EntryID = c.room.State().NowPlaying.EntryID
+	if np.Duration > 0 {
+		np.Position = min(np.Position, np.Duration)
+	}
 	return np
 }
 

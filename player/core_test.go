@@ -16,6 +16,7 @@ import (
 	"tandem/player"
 	"tandem/store"
 	"tandem/sync/event"
+	"tandem/sync/follow"
 	"tandem/sync/hub"
 	"tandem/ui"
 )
@@ -219,4 +220,104 @@ func TestUnauthorized(t *testing.T) {
 	if s := c.Status(); s == "" || !strings.Contains(s, "unauthorized") {
 		t.Fatalf("status = %q, want it to say unauthorized", s)
 	}
+}
+
+// origin returns the local instant at which the engine's track position
+// 0 was (or would have been) heard, from Audible: the same for two
+// players in sync.
+func origin(t *testing.T, e *audio.Engine) time.Time {
+	t.Helper()
+	f, at, ok := e.Audible()
+	if !ok {
+		t.Fatal("Audible not ok while playing")
+	}
+	return at.Add(-audio.SampleRate.D(int(f)))
+}
+
+// TestFollowersStayTogether plays a track on two players through their
+// follow.Controllers and measures, from their engines' Audible, how far
+// apart they are heard: after the change of track, after a seek, and
+// after a late join. The Muted output keeps exact time, so what is
+// measured is the follower's accuracy, clock estimate included.
+func TestFollowersStayTogether(t *testing.T) {
+	th := newHub(t)
+	a, aAudio := th.newCore(t, "ann")
+	b, bAudio := th.newCore(t, "bob")
+	rb := record(b.Emitter())
+	rows := a.Rows("queue")
+	player.ChangeTrack.Emit(a.Emitter(), player.TrackChange{Origin: player.Local, Room: "lounge", EntryID: rows[1].EntryID, TrackID: rows[1].TrackID})
+	<-rb.hub
+	// The now-playing state follows the timeline at once, before the
+	// scheduled start.
+	if np := b.Now(); !np.Playing || np.Title != rows[1].Song || np.Position < 0 || np.Position > time.Second {
+		t.Errorf("bob's now playing right after the hub's change = %+v, want %q playing from the start", np, rows[1].Song)
+	}
+	waitFor(t, "both to play", func() bool {
+		_, _, okA := aAudio.Audible()
+		_, _, okB := bAudio.Audible()
+		return okA && okB
+	})
+	apart := func(what string, x, y *audio.Engine) time.Duration {
+		time.Sleep(300 * time.Millisecond)
+		d := origin(t, x).Sub(origin(t, y))
+		t.Logf("%s: heard %v apart", what, d)
+		if d > 5*time.Millisecond || d < -5*time.Millisecond {
+			t.Errorf("%s: players heard %v apart, want within 5ms", what, d)
+		}
+		return d
+	}
+	apart("change of track", aAudio, bAudio)
+	if np := b.Now(); !np.Playing || np.Position < 200*time.Millisecond {
+		t.Errorf("bob's now playing = %+v, want playing and moving", np)
+	}
+
+	player.Playback.Emit(b.Emitter(), player.PlaybackChange{Origin: player.Local, Room: "lounge", Position: 7 * time.Second})
+	waitFor(t, "the seek", func() bool { return aAudio.Position() > 7*time.Second && bAudio.Position() > 7*time.Second })
+	apart("seek", aAudio, bAudio)
+	if np := a.Now(); np.Position < 7*time.Second || np.Position > 9*time.Second {
+		t.Errorf("ann's now-playing position after the seek to 7s = %v", np.Position)
+	}
+
+	_, cAudio := th.newCore(t, "carl")
+	waitFor(t, "carl to play", func() bool { _, _, ok := cAudio.Audible(); return ok })
+	apart("late join", aAudio, cAudio)
+
+	for _, c := range []*player.Core{a, b} {
+		if s := c.SyncStats(); !s.Playing || s.Resyncs != 0 || s.MaxTrim > follow.DefaultMaxTrim {
+			t.Errorf("sync stats %+v: want playing, no resync, trims within ±%v", s, follow.DefaultMaxTrim)
+		}
+	}
+}
+
+// TestMissingTrackShowsBuffering: a player that cannot load the room's
+// track tells the room it is buffering, and everyone's friends pane shows
+// it; once the room plays a track it has, it is ready again.
+func TestMissingTrackShowsBuffering(t *testing.T) {
+	th := newHub(t)
+	missing := strings.Repeat("ab", 32)
+	if err := th.db.PutTrack(tandem.Track{ID: missing, Title: "Elsewhere", Artist: "Nobody", Duration: time.Minute, Format: "flac"}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := th.newCore(t, "ann")
+	b, _ := th.newCore(t, "bob")
+	bobBuffering := func(want bool) func() bool {
+		return func() bool {
+			for _, f := range a.Friends() {
+				if f.Name == "bob" {
+					return f.Buffering == want
+				}
+			}
+			return false
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := b.RoomClient().ChangeTrack(ctx, "", missing); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "ann sees bob buffering", bobBuffering(true))
+	if _, err := b.RoomClient().ChangeTrack(ctx, th.pl.Entries[0].ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "ann sees bob ready", bobBuffering(false))
 }

@@ -1,51 +1,124 @@
 package player
 
 import (
+	"context"
 	"fmt"
 	"time"
 
-	"tandem"
 	"tandem/sync/event"
+	"tandem/sync/follow"
+	"tandem/sync/room"
 )
 
+// tickEvery is how often the follower measures the audio engine against
+// the room's timeline.
+const tickEvery = 50 * time.Millisecond
+
+// roomClock is the follow.Clock of a room: local time, and hub times
+// converted by the room client's clock estimate.
+type roomClock struct {
+	now  func() time.Time
+	room *room.Client
+}
+
+func (k roomClock) Now() time.Time                { return k.now() }
+func (k roomClock) Local(hubMs float64) time.Time { return k.room.Local(hubMs) }
+
 // follow makes the audio engine play the room's timeline: it acts on Hub
-// events only. Every change takes effect at the instant the hub scheduled
-// it: a start or a pause in the future waits for its timer; one in the past
-// (a late joiner, a slow network) happens at once, from where the group is.
+// events only, and hands each timeline to the follow.Controller, which
+// schedules the engine sample-accurately at the hub's instant (or, if
+// that has passed, where the group is by now), stops it, and keeps it on
+// the timeline with rate trims and, for a large error, a resync.
 func (c *Core) follow() {
 	ChangeTrack.On(c.em, func(tc TrackChange) {
-		if tc.Origin != Hub {
-			return
+		if tc.Origin == Hub {
+			c.apply(tc.TrackID, tc.Timeline)
 		}
-		c.applyMu.Lock()
-		defer c.applyMu.Unlock()
-		if err := c.load(tc.TrackID); err != nil {
-			event.Error.Emit(c.em, err)
-			return
-		}
-		c.playFrom(0, tc.StartAt)
 	})
 	Playback.On(c.em, func(pc PlaybackChange) {
-		if pc.Origin != Hub {
-			return
+		if pc.Origin == Hub {
+			c.apply(c.room.State().NowPlaying.TrackID, pc.Timeline)
 		}
-		c.applyMu.Lock()
-		defer c.applyMu.Unlock()
-		if pc.State == tandem.Playing {
-			c.playFrom(pc.Position, pc.StartAt)
-			return
-		}
-		c.at(pc.StartAt, func(time.Duration) {
-			c.seek(pc.Position)
-			c.audio.Pause()
-		})
 	})
 }
 
+// apply makes the engine play trackID on the timeline tl.
+func (c *Core) apply(trackID string, tl follow.Timeline) {
+	c.applyMu.Lock()
+	defer c.applyMu.Unlock()
+	defer State.Emit(c.em, "playback")
+	if trackID != "" {
+		if err := c.load(trackID); err != nil {
+			// Not playable here: stop rather than play the last track on,
+			// and tell the room this player is buffering.
+			c.ctl.Follow(follow.Timeline{StartAt: tl.StartAt, Version: tl.Version})
+			c.reportBuffering(trackID)
+			event.Error.Emit(c.em, err)
+			return
+		}
+	}
+	c.reportBuffering("")
+	c.ctl.Follow(tl)
+}
+
+// reportBuffering tells the room that this player is getting trackID
+// ready ("": that it has the room's track ready), when that changes. The
+// report goes out from a goroutine, so that a slow hub does not hold up
+// playback; a newer report supersedes one not sent yet.
+func (c *Core) reportBuffering(trackID string) {
+	c.mu.Lock()
+	was := c.buffering
+	if c.closed || was == trackID {
+		c.mu.Unlock()
+		return
+	}
+	c.buffering = trackID
+	c.bufSeq++
+	seq := c.bufSeq
+	c.wg.Add(1) // under mu, so never after Close began waiting
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		c.bufMu.Lock()
+		defer c.bufMu.Unlock()
+		c.mu.Lock()
+		latest := seq == c.bufSeq
+		c.mu.Unlock()
+		if !latest {
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.ctx, commandTimeout)
+		defer cancel()
+		id, buffering := trackID, true
+		if trackID == "" {
+			id, buffering = was, false
+		}
+		if err := c.room.Buffering(ctx, "", id, buffering); err != nil {
+			c.log.Debug("player: buffering report", "track", id, "buffering", buffering, "err", err)
+		}
+	}()
+}
+
+// tick runs the Controller's measurements until Close.
+func (c *Core) tick() {
+	defer close(c.ticked)
+	t := time.NewTicker(tickEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.applyMu.Lock()
+		c.ctl.Tick()
+		c.applyMu.Unlock()
+	}
+}
+
+// load makes trackID the engine's track, unless it already is.
 func (c *Core) load(trackID string) error {
-	c.cancelTimer()
 	if c.audio.Current() == trackID {
-		c.audio.Pause()
 		return nil
 	}
 	r, err := c.lib.Open(trackID)
@@ -58,61 +131,6 @@ func (c *Core) load(trackID string) error {
 	return nil
 }
 
-func (c *Core) seek(pos time.Duration) {
-	if err := c.audio.Seek(pos); err != nil {
-		event.Error.Emit(c.em, fmt.Errorf("player: seek: %w", err))
-	}
-}
-
-// playFrom plays from position pos at local time at; if at has passed, it
-// plays at once from where the timeline is now.
-func (c *Core) playFrom(pos time.Duration, at time.Time) {
-	c.seek(pos)
-	c.audio.Pause()
-	c.at(at, func(late time.Duration) {
-		if late > 0 {
-			c.seek(pos + late)
-		}
-		c.audio.Play()
-	})
-}
-
-func (c *Core) cancelTimer() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.timerGen++ // a callback already running sees it is stale
-	if c.startTmr != nil {
-		c.startTmr.Stop()
-		c.startTmr = nil
-	}
-}
-
-// at runs fn at local time t, or at once if t has passed, replacing any
-// change still waiting; fn gets how late it runs.
-func (c *Core) at(t time.Time, fn func(late time.Duration)) {
-	c.cancelTimer()
-	wait := t.Sub(c.now())
-	if wait <= 0 {
-		fn(max(-wait, 0))
-		State.Emit(c.em, "playback")
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return
-	}
-	gen := c.timerGen
-	c.startTmr = time.AfterFunc(wait, func() {
-		c.applyMu.Lock()
-		defer c.applyMu.Unlock()
-		c.mu.Lock()
-		stale := gen != c.timerGen
-		c.mu.Unlock()
-		if stale {
-			return
-		}
-		fn(max(c.now().Sub(t), 0))
-		State.Emit(c.em, "playback")
-	})
-}
+// SyncStats returns what the follower measures and does: its error
+// against the room's timeline, the rate trim, the resyncs.
+func (c *Core) SyncStats() follow.Stats { return c.ctl.Stats() }

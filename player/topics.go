@@ -5,6 +5,7 @@ import (
 
 	"tandem"
 	"tandem/sync/event"
+	"tandem/sync/follow"
 )
 
 // Origin says where a local event came from. The sync bridge forwards only
@@ -27,6 +28,10 @@ type TrackChange struct {
 	By      string    // who changed the track (Hub origin)
 	Version uint64    // the room's version after the change (Hub origin)
 	StartAt time.Time // local clock time at which position 0 plays (Hub origin)
+	// Timeline is the room's timeline as the hub scheduled it, in hub
+	// time (Hub origin): playing from 0 for a hub changeTrack; on joining
+	// a room, whatever the room is doing, paused included.
+	Timeline follow.Timeline
 }
 
 // PlaybackChange is the payload of Playback: play, pause or seek.
@@ -38,6 +43,9 @@ type PlaybackChange struct {
 	StartAt  time.Time     // local clock time (Hub origin)
 	By       string
 	Version  uint64
+	// Timeline is the room's timeline as the hub scheduled it, in hub
+	// time (Hub origin).
+	Timeline follow.Timeline
 }
 
 // Local event topics of the player's emitter.

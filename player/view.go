@@ -22,6 +22,7 @@ type Row struct {
 type Friend struct {
 	Name      string
 	Listening string // "Title — Artist", or "" when idle
+	Buffering bool   // still getting the room's track ready
 }
 
 // NowPlaying is the state of the now-playing bar.

@@ -173,7 +173,10 @@ func (ui *Window) build() fyne.CanvasObject {
 			box := o.(*fyne.Container).Objects[0].(*fyne.Container)
 			box.Objects[0].(*widget.Label).SetText(f.Name)
 			listening := box.Objects[1].(*widget.Label)
-			if f.Listening == "" {
+			if f.Buffering {
+				listening.TextStyle.Italic = true
+				listening.SetText("buffering…")
+			} else if f.Listening == "" {
 				listening.TextStyle.Italic = true
 				listening.SetText("idle")
 			} else {

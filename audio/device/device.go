@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ebitengine/oto/v3"
@@ -23,8 +24,17 @@ import (
 const readyTimeout = 5 * time.Second
 
 // playerBuffer is how much PCM oto buffers ahead of the sound card: small,
-// so that pause and seek are heard quickly.
-const playerBuffer = 100 * time.Millisecond
+// so that pause and seek are heard quickly. oto reads this much at a time
+// and holds up to twice it.
+const playerBuffer = 50 * time.Millisecond
+
+// deviceBuffer is the ALSA buffer Open asks for (oto splits it into two
+// periods). oto gives no way to ask ALSA for its real delay
+// (snd_pcm_delay), so Latency counts this buffer as full, which it is
+// while oto's writer blocks on it: the estimate is then off by at most a
+// period, plus whatever the sound server behind ALSA adds. The same
+// error on every member's machine cancels out between them.
+const deviceBuffer = 40 * time.Millisecond
 
 // Output is a sound card output.
 type Output struct {
@@ -34,6 +44,11 @@ type Output struct {
 	mu     sync.Mutex // guards player and closed
 	player *oto.Player
 	closed bool
+
+	// playing is player once started, for Latency, which runs inside
+	// oto's read of the PCM and must not take mu (Close holds it while it
+	// waits for oto).
+	playing atomic.Pointer[oto.Player]
 }
 
 // Open opens the default sound device for 16-bit stereo PCM at
@@ -49,6 +64,7 @@ func Open(ctx context.Context, log *slog.Logger) (audio.Output, error) {
 		SampleRate:   int(audio.SampleRate),
 		ChannelCount: audio.Channels,
 		Format:       oto.FormatSignedInt16LE,
+		BufferSize:   deviceBuffer,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("device: open: %w: %w", ErrNoDevice, err)
@@ -93,7 +109,20 @@ func (o *Output) Start(pcm io.Reader) error {
 		return fmt.Errorf("device: start: %w", err)
 	}
 	o.player = p
+	o.playing.Store(p)
 	return nil
+}
+
+// Latency estimates how long until the next frame oto reads is heard:
+// the PCM in oto's player buffer plus the device buffer (see
+// deviceBuffer). oto calls the engine's Read with its player's lock
+// released, so BufferedSize does not deadlock there.
+func (o *Output) Latency() time.Duration {
+	d := deviceBuffer
+	if p := o.playing.Load(); p != nil {
+		d += audio.SampleRate.D(p.BufferedSize() / audio.BytesPerFrame)
+	}
+	return d
 }
 
 // Close stops playing and suspends the device. oto gives no way to

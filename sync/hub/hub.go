@@ -778,6 +778,10 @@ func (h *Hub) switchTrackAt(lr *liveRoom, entryID, trackID, by string, startAt t
 	}
 	h.emit(r.Name, protocol.EventChangeTrack, protocol.ChangeTrack{Room: r.Name, EntryID: entryID, TrackID: trackID,
 		By: by, Version: r.Version, StartAt: protocol.Millis(startAt)})
+	if len(lr.buffering) > 0 { // buffering was about the old track
+		clear(lr.buffering)
+		h.presenceLocked(lr)
+	}
 	return r, nil
 }
 
