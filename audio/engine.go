@@ -70,6 +70,23 @@ type Engine struct {
 	stopping bool
 	runs     [runHistory]run // the latest rendered runs, a ring, for Audible
 	nruns    int             // runs recorded so far
+
+	// Gapless: the next track, opened and its first block decoded ahead
+	// (LoadNext). A Schedule made while it waits applies to it: the
+	// current track plays on until the scheduled instant, and the next
+	// takes over on that very frame.
+	next    *nextTrack
+	retired []beep.StreamSeekCloser // streams to close once the lock is released
+}
+
+// nextTrack is a track loaded ahead of its start.
+type nextTrack struct {
+	id     string
+	stream beep.StreamSeekCloser
+	length int64
+	src    [][2]float64 // its first decoded frames, from frame 0
+	srcEnd bool
+	cue    *cue // its scheduled start, once Schedule gave one
 }
 
 // cue is a scheduled start: frame is heard at at.
@@ -173,7 +190,12 @@ func (e *Engine) Load(trackID string, r io.ReadSeeker) error {
 	e.id, e.stream, e.length, e.playing, e.ended = trackID, s, int64(s.Len()), false, false
 	e.src, e.srcAt, e.srcEnd, e.pos, e.frac = e.src[:0], 0, false, 0, 0
 	e.sched, e.stopping = nil, false
+	var dropped *nextTrack
+	dropped, e.next = e.next, nil
 	e.mu.Unlock()
+	if dropped != nil {
+		dropped.stream.Close()
+	}
 	e.log.Debug("audio: loaded", "track", trackID, "rate", format.SampleRate, "channels", format.NumChannels,
 		"duration", framesToDuration(uint64(s.Len()), uint64(SampleRate)))
 	if old != nil {
@@ -182,6 +204,65 @@ func (e *Engine) Load(trackID string, r io.ReadSeeker) error {
 		}
 	}
 	return nil
+}
+
+// LoadNext opens and starts decoding the track that follows the current
+// one, gaplessly: the next Schedule applies to it, and at the scheduled
+// instant it replaces the current track on that very frame, the current
+// one playing until then. A Load, or another LoadNext, drops it. The
+// engine owns r as with Load.
+func (e *Engine) LoadNext(trackID string, r io.ReadSeeker) error {
+	s, _, err := Decode(r)
+	if err != nil {
+		return fmt.Errorf("audio: load next %s: %w", trackID, err)
+	}
+	n := &nextTrack{id: trackID, stream: s, length: int64(s.Len())}
+	// Decode its first block now, off the output's path.
+	n.src = make([][2]float64, decodeBlock)
+	got, end := decodeInto(s, n.src)
+	n.src, n.srcEnd = n.src[:got], end
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		s.Close()
+		return fmt.Errorf("audio: load next %s: %w", trackID, ErrClosed)
+	}
+	old := e.next
+	e.next = n
+	e.mu.Unlock()
+	if old != nil {
+		old.stream.Close()
+	}
+	return nil
+}
+
+// Next returns the id of the track loaded with LoadNext that has not
+// started yet, or "".
+func (e *Engine) Next() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.next == nil {
+		return ""
+	}
+	return e.next.id
+}
+
+// decodeInto decodes up to len(buf) frames of s, and reports how many,
+// and whether the stream ended. A decoder panic counts as the end.
+func decodeInto(s beep.Streamer, buf [][2]float64) (got int, end bool) {
+	defer func() {
+		if recover() != nil {
+			got, end = 0, true
+		}
+	}()
+	for got < len(buf) {
+		k, ok := s.Stream(buf[got:])
+		got += k
+		if !ok || k == 0 {
+			return got, true
+		}
+	}
+	return got, false
 }
 
 // Play starts or resumes the current track at once, dropping a pending
@@ -299,6 +380,12 @@ func (e *Engine) Schedule(frame int64, at time.Time) error {
 		at = at.Add(framesToDuration(uint64(-frame), uint64(SampleRate)))
 		frame = 0
 	}
+	if e.next != nil {
+		// For the next track: the current one plays on until at, and
+		// its own pending Schedule, if any, stands.
+		e.next.cue = &cue{frame: frame, at: at}
+		return nil
+	}
 	// Seek now, on the caller's goroutine, so that the render need not.
 	if frame != e.pos || e.frac != 0 || e.ended {
 		if err := e.seekLocked(frame); err != nil {
@@ -377,6 +464,12 @@ func (e *Engine) Close() error {
 	e.playing = false
 	s := e.stream
 	e.stream, e.id = nil, ""
+	toClose := e.retired
+	e.retired = nil
+	if e.next != nil {
+		toClose = append(toClose, e.next.stream)
+		e.next = nil
+	}
 	e.mu.Unlock()
 
 	err := e.out.Close()
@@ -385,6 +478,9 @@ func (e *Engine) Close() error {
 	}
 	if s != nil {
 		err = errors.Join(err, s.Close())
+	}
+	for _, r := range toClose {
+		err = errors.Join(err, r.Close())
 	}
 	e.hooks.Wait()
 	e.log.Info("audio engine closed")
@@ -440,7 +536,14 @@ func (e *Engine) read(p []byte) (int, error) {
 	if call {
 		e.hooks.Add(1) // under the lock, so never after Close's Wait began
 	}
+	retired := e.retired
+	e.retired = nil
 	e.mu.Unlock()
+	for _, s := range retired {
+		if err := s.Close(); err != nil {
+			e.log.Warn("audio: closing a finished track", "err", err)
+		}
+	}
 	if ended {
 		e.log.Debug("audio: track ended", "track", id)
 	}
@@ -499,6 +602,9 @@ func (e *Engine) render(buf [][2]float64, first time.Time) (ended bool) {
 		if e.stopping {
 			lim = min(lim, framesUntil(e.stopAt, t))
 		}
+		if e.next != nil && e.next.cue != nil {
+			lim = min(lim, framesUntil(e.next.cue.at, t))
+		}
 		seg := buf[j : j+int(lim)]
 		if e.playing && e.stream != nil {
 			start := float64(e.pos) + e.frac
@@ -527,6 +633,15 @@ func (e *Engine) due(t time.Time) {
 	if stopDue && (!schedDue || e.stopAt.Before(e.sched.at)) {
 		e.playing, e.stopping, stopDue = false, false, false
 	}
+	if n := e.next; n != nil && n.cue != nil && framesUntil(n.cue.at, t) <= 0 {
+		// The next track takes over on this frame; whatever the old one
+		// still had pending goes with it.
+		c := n.cue
+		e.swapNext()
+		e.sched, e.stopping, schedDue, stopDue = nil, false, false, false
+		e.startAt(c.frame + max(0, -framesUntil(c.at, t)))
+		e.playing, e.ended = true, false
+	}
 	if schedDue {
 		c := e.sched
 		e.sched = nil
@@ -540,6 +655,20 @@ func (e *Engine) due(t time.Time) {
 	if stopDue {
 		e.playing, e.stopping = false, false
 	}
+}
+
+// swapNext makes the next track the current one, with its decoded first
+// block as the resampler's window; the old stream is closed after the
+// lock is released. e.mu must be held.
+func (e *Engine) swapNext() {
+	n := e.next
+	e.next = nil
+	if e.stream != nil {
+		e.retired = append(e.retired, e.stream)
+	}
+	e.id, e.stream, e.length, e.ended = n.id, n.stream, n.length, false
+	e.src = append(e.src[:0], n.src...)
+	e.srcAt, e.srcEnd, e.pos, e.frac = 0, n.srcEnd, 0, 0
 }
 
 // startAt moves the track to frame p for a start: by decoding and

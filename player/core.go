@@ -29,6 +29,10 @@ import (
 type Audio interface {
 	follow.Sink
 	Load(trackID string, r io.ReadSeeker) error
+	// LoadNext loads the track that follows, gaplessly: the next
+	// Schedule starts it, the current track playing until then.
+	LoadNext(trackID string, r io.ReadSeeker) error
+	Next() string
 	Play()
 	Pause()
 	Seek(d time.Duration) error

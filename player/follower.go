@@ -33,6 +33,7 @@ func (c *Core) follow() {
 	ChangeTrack.On(c.em, func(tc TrackChange) {
 		if tc.Origin == Hub {
 			c.apply(tc.TrackID, tc.Timeline)
+			c.prefetchNext(tc.EntryID) // player/prefetch.go
 		}
 	})
 	Playback.On(c.em, func(pc PlaybackChange) {
@@ -48,7 +49,7 @@ func (c *Core) apply(trackID string, tl follow.Timeline) {
 	defer c.applyMu.Unlock()
 	defer State.Emit(c.em, "playback")
 	if trackID != "" {
-		if err := c.load(trackID); err != nil {
+		if err := c.load(trackID, tl); err != nil {
 			// Not playable here: stop rather than play the last track on,
 			// and tell the room this player is buffering.
 			c.ctl.Follow(follow.Timeline{StartAt: tl.StartAt, Version: tl.Version})
@@ -116,16 +117,27 @@ func (c *Core) tick() {
 	}
 }
 
-// load makes trackID the engine's track, unless it already is.
-func (c *Core) load(trackID string) error {
-	if c.audio.Current() == trackID {
+// load makes trackID the engine's track for the timeline tl, unless it
+// already is (or is loaded to follow). While another track plays and tl
+// starts this one later, as when the hub moves a room on at the end of a
+// track, it is loaded as the next track: the engine plays the current one
+// to the scheduled instant and switches on that frame, with no gap.
+func (c *Core) load(trackID string, tl follow.Timeline) error {
+	if c.audio.Current() == trackID || c.audio.Next() == trackID {
 		return nil
 	}
 	r, err := c.lib.Open(trackID)
 	if err != nil {
 		return fmt.Errorf("player: open track %s: %w", trackID, err)
 	}
-	if err := c.audio.Load(trackID, r); err != nil {
+	gapless := c.audio.Current() != "" && c.audio.Playing() && tl.Playing && tl.StartAt != 0 &&
+		c.room.Local(tl.StartAt).After(time.Now())
+	if gapless {
+		err = c.audio.LoadNext(trackID, r)
+	} else {
+		err = c.audio.Load(trackID, r)
+	}
+	if err != nil {
 		return fmt.Errorf("player: load track %s: %w", trackID, err)
 	}
 	return nil
