@@ -77,6 +77,12 @@ type Engine struct {
 	// takes over on that very frame.
 	next    *nextTrack
 	retired []beep.StreamSeekCloser // streams to close once the lock is released
+
+	// Loudness (volume.go): the gain in force and the one it ramps to.
+	gain, gainTo float64
+	volume       float64 // the listener's setting, 0 to 1
+	muted        bool
+	trackGain    float64 // ReplayGain of the current track, as a factor
 }
 
 // nextTrack is a track loaded ahead of its start.
@@ -137,7 +143,7 @@ func New(log *slog.Logger, out Output) *Engine {
 	if out == nil {
 		out = NewMuted()
 	}
-	e := &Engine{log: log, out: out, rate: 1}
+	e := &Engine{log: log, out: out, rate: 1, gain: 1, gainTo: 1, volume: 1, trackGain: 1}
 	if err := out.Start(pcm{e}); err != nil {
 		log.Warn("audio output failed; muted", "output", out.Name(), "err", err)
 		out.Close()
@@ -190,6 +196,8 @@ func (e *Engine) Load(trackID string, r io.ReadSeeker) error {
 	e.id, e.stream, e.length, e.playing, e.ended = trackID, s, int64(s.Len()), false, false
 	e.src, e.srcAt, e.srcEnd, e.pos, e.frac = e.src[:0], 0, false, 0, 0
 	e.sched, e.stopping = nil, false
+	e.trackGain = 1 // a new track's ReplayGain comes with SetTrackGain
+	e.retargetLocked()
 	var dropped *nextTrack
 	dropped, e.next = e.next, nil
 	e.mu.Unlock()
@@ -520,6 +528,7 @@ func (e *Engine) read(p []byte) (int, error) {
 		}
 		buf := e.buf[:frames]
 		ended = e.render(buf, e.heard(e.rendered))
+		e.applyGain(buf)
 		e.rendered += int64(frames)
 		whole := min(frames, len(p)/BytesPerFrame)
 		encode(p, buf[:whole])
@@ -669,6 +678,8 @@ func (e *Engine) swapNext() {
 	e.id, e.stream, e.length, e.ended = n.id, n.stream, n.length, false
 	e.src = append(e.src[:0], n.src...)
 	e.srcAt, e.srcEnd, e.pos, e.frac = 0, n.srcEnd, 0, 0
+	e.trackGain = 1
+	e.retargetLocked()
 }
 
 // startAt moves the track to frame p for a start: by decoding and
