@@ -10,7 +10,8 @@ GO ?= go
 
 # Fyne's X11 build, ALSA for oto, and the end-to-end tools.
 DEB_BUILD := gcc pkg-config libgl1-mesa-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev libasound2-dev
-DEB_TEST  := xvfb x11-utils libgl1-mesa-dri xdotool imagemagick x11-apps pulseaudio pulseaudio-utils libasound2-plugins nodejs npm
+DEB_TEST  := xvfb x11-utils libgl1-mesa-dri xdotool imagemagick x11-apps pulseaudio pulseaudio-utils libasound2-plugins nodejs npm \
+             lame flac vorbis-tools sox
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all run test build deps deps-build deps-test hub player vet bench fuzz clean
