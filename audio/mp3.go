@@ -202,6 +202,9 @@ func readID3v1(r io.ReadSeeker, pos int64, t *Tags) error {
 	t.Title = cleanTag(latin1(b[3:33]))
 	t.Artist = cleanTag(latin1(b[33:63]))
 	t.Album = cleanTag(latin1(b[63:93]))
+	if b[125] == 0 && b[126] != 0 { // ID3v1.1: a track number ends the comment
+		t.Track = int(b[126])
+	}
 	return nil
 }
 
@@ -309,6 +312,10 @@ func parseID3Frames(b []byte, version byte, unsyncAll bool, t *Tags, art *pictur
 			dst = &t.Artist
 		case "TALB", "TAL":
 			dst = &t.Album
+		case "TRCK", "TRK":
+			if t.Track == 0 && len(data) > 0 {
+				t.Track = parseTrackNumber(cleanTag([]byte(id3Text(data[0], data[1:]))))
+			}
 		case "APIC", "PIC":
 			if art != nil {
 				if p, ok := parseAPIC(data, version == 2); ok {

@@ -75,3 +75,23 @@ func Probe(r io.ReadSeeker) (info Info, err error) {
 	info = Info{Tags: tags, Art: art.data, ArtType: art.mime}
 	return info, nil
 }
+
+// ReadInfo reads what ReadTags reads (format by content, tags, track
+// number, duration from the headers) and the embedded artwork, without
+// decoding any audio: it is Probe without the proof that the audio plays,
+// cheap enough for scanning a music library. Unlike ReadTags it recovers
+// from a parser panic, which it reports as ErrMalformed. r is left
+// anywhere.
+func ReadInfo(r io.ReadSeeker) (info Info, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			info, err = Info{}, fmt.Errorf("%w: tag parser panicked: %v", ErrMalformed, p)
+		}
+	}()
+	var art picture
+	tags, err := readTags(r, &art)
+	if err != nil {
+		return Info{}, err
+	}
+	return Info{Tags: tags, Art: art.data, ArtType: art.mime}, nil
+}

@@ -16,6 +16,7 @@ type Tags struct {
 	Title      string
 	Artist     string
 	Album      string
+	Track      int // the track number on its album; 0 if unknown
 	Duration   time.Duration
 	Format     string // FormatWAV, FormatFLAC, FormatMP3 or FormatOgg
 	SampleRate int    // Hz
@@ -30,9 +31,10 @@ const (
 )
 
 // ReadTags reads the tags and duration of a WAV file (RIFF LIST/INFO chunk:
-// INAM, IART, IPRD), a FLAC file (VORBIS_COMMENT block: TITLE, ARTIST,
-// ALBUM), an Ogg Vorbis file (its comment header, the same keys) or an MP3
-// file (ID3v2.2 to 2.4 frames TIT2, TPE1, TALB, else an ID3v1 tag). It
+// INAM, IART, IPRD, and ITRK or IPRT for the track number), a FLAC file
+// (VORBIS_COMMENT block: TITLE, ARTIST, ALBUM, TRACKNUMBER), an Ogg Vorbis
+// file (its comment header, the same keys) or an MP3 file (ID3v2.2 to 2.4
+// frames TIT2, TPE1, TALB, TRCK, else an ID3v1 or ID3v1.1 tag). It
 // reads from r's current position and leaves r anywhere. Files with no
 // tags give empty fields and no error; files in none of these formats give
 // ErrUnknownFormat, and broken ones ErrMalformed.
@@ -249,6 +251,10 @@ func parseINFO(b []byte, t *Tags) {
 			t.Artist = cleanTag(v)
 		case "IPRD":
 			t.Album = cleanTag(v)
+		case "ITRK", "IPRT":
+			if t.Track == 0 {
+				t.Track = parseTrackNumber(cleanTag(v))
+			}
 		}
 		b = b[size:]
 		if size&1 == 1 && len(b) > 0 {
@@ -335,7 +341,34 @@ func readFLACTags(r io.ReadSeeker, art *picture) (Tags, error) {
 	return t, nil
 }
 
-// parseVorbisComment reads TITLE, ARTIST and ALBUM from a VORBIS_COMMENT
+// maxTrackNumber is the largest track number believed; larger ones read
+// as unknown.
+const maxTrackNumber = 9999
+
+// parseTrackNumber reads a track number as tags write it: "7", "07",
+// "7/12" (ID3 TRCK, often Vorbis TRACKNUMBER too). Anything else, and 0,
+// gives 0 (unknown).
+func parseTrackNumber(s string) int {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "/")
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 6 {
+		return 0
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n > maxTrackNumber {
+		return 0
+	}
+	return n
+}
+
+// parseVorbisComment reads TITLE, ARTIST, ALBUM and TRACKNUMBER from a VORBIS_COMMENT
 // block (little-endian lengths, "KEY=value" entries, keys in any case). The
 // first value of each key wins. Unless art is nil, it also offers art the
 // pictures of METADATA_BLOCK_PICTURE entries (base64 FLAC PICTURE blocks).
@@ -378,6 +411,11 @@ func parseVorbisComment(b []byte, t *Tags, art *picture) {
 			dst = &t.Artist
 		case "ALBUM":
 			dst = &t.Album
+		case "TRACKNUMBER":
+			if t.Track == 0 {
+				t.Track = parseTrackNumber(cleanTag(value))
+			}
+			continue
 		case "METADATA_BLOCK_PICTURE":
 			if art != nil {
 				if p, ok := parseFLACPicture(decodeBase64(value)); ok {

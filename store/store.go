@@ -33,7 +33,7 @@ import (
 const FileName = "tandem.db"
 
 // SchemaVersion is the schema version that Open migrates a database to.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // batchDelay is the longest a batched write waits to share a commit.
 const batchDelay = 2 * time.Millisecond
@@ -77,6 +77,9 @@ const (
 
 	// Created by migration 3.
 	bucketEntryOrder = "entryOrder" // playlist seq -> bucket{order key + 0x00 + entry seq -> ""}
+
+	// Created by migration 5.
+	bucketLocalFiles = "localFiles" // file path -> LocalFile JSON (library.go)
 
 	keyVersion = "version"
 )
@@ -223,6 +226,8 @@ func migrations() []migration {
 		migrateEntryOrder,
 		// 4: entries in a compact binary form instead of JSON.
 		migrateEntryFormat,
+		// 5: the player's local library, by file path.
+		migrateLocalFiles,
 	}
 }
 

@@ -3,6 +3,7 @@
 // library, and shows the command friends run to join it.
 //
 //	player [--room lounge] [--listen :7878] [--data DIR]
+//	       [--cache-dir DIR] [--cache-max-mb 2048]   (the cache of the hub's tracks)
 //	player --hub URL --token TOKEN --name NAME [--room lounge]
 //	player --invite LINK --name NAME [--room lounge]   (then: player --hub URL)
 //	player --join tandem://HOST:PORT/join/CODE         (a room, on a hub joined before)
@@ -26,6 +27,7 @@ import (
 
 	"tandem/assets"
 	"tandem/audio"
+	"tandem/audio/cache"
 	"tandem/audio/device"
 	"tandem/cmd/player/internal/host"
 	"tandem/player"
@@ -69,6 +71,8 @@ func run() error {
 	joinLink := fs.String("join", "", "a room's invite link (tandem://HOST:PORT/join/CODE): join that room on that hub as a new member")
 	listen := fs.String("listen", ":7878", "address of the built-in hub (without --hub)")
 	data := fs.String("data", defaultDataDir(), "data directory of the built-in hub")
+	cacheDir := fs.String("cache-dir", "", "directory of the cache of the hub's tracks (default: DATA/cache, DATA being the --data directory)")
+	cacheMaxMB := fs.Int64("cache-max-mb", cache.DefaultMaxBytes>>20, "the most megabytes the cache of the hub's tracks keeps")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
@@ -120,9 +124,21 @@ func run() error {
 	engine := audio.New(log, out)
 	defer engine.Close()
 
+	if *cacheDir == "" {
+		*cacheDir = filepath.Join(*data, "cache")
+	}
+	tracks, err := cache.Open(cache.Options{Dir: *cacheDir, URL: *hubURL, Token: *token, MaxBytes: *cacheMaxMB << 20, Logger: log})
+	if err != nil {
+		return err
+	}
+	lib := player.TieredLibrary{Local: audio.DemoLibrary(), Remote: tracks}
+
 	core := player.New(player.Config{HubURL: *hubURL, Token: *token, Name: *name, Room: *roomName, Code: code,
-		Audio: engine, Library: audio.DemoLibrary(), Logger: log, Hosting: hosting})
+		Audio: engine, Library: lib, Logger: log, Hosting: hosting})
 	defer core.Close()
+	// Deferred after core.Close, so it runs first: closing the cache ends
+	// the downloads a track's load may be waiting for.
+	defer tracks.Close()
 
 	a := app.NewWithID("dev.tandem.player")
 	a.SetIcon(fyne.NewStaticResource("tandem.svg", assets.AppIcon))
