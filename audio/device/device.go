@@ -23,10 +23,10 @@ import (
 // readyTimeout bounds how long Open waits for the sound card.
 const readyTimeout = 5 * time.Second
 
-// playerBuffer is how much PCM oto buffers ahead of the sound card: small,
-// so that pause and seek are heard quickly. oto reads this much at a time
-// and holds up to twice it.
-const playerBuffer = 50 * time.Millisecond
+// DefaultPlayerBuffer is how much PCM oto buffers ahead of the sound card
+// by default: small, so that pause and seek are heard quickly. oto reads
+// this much at a time and holds up to twice it.
+const DefaultPlayerBuffer = 50 * time.Millisecond
 
 // deviceBuffer is the ALSA buffer Open asks for (oto splits it into two
 // periods). oto gives no way to ask ALSA for its real delay
@@ -34,12 +34,22 @@ const playerBuffer = 50 * time.Millisecond
 // while oto's writer blocks on it: the estimate is then off by at most a
 // period, plus whatever the sound server behind ALSA adds. The same
 // error on every member's machine cancels out between them.
-const deviceBuffer = 40 * time.Millisecond
+const DefaultDeviceBuffer = 40 * time.Millisecond
+
+// Options trade latency against robustness: larger buffers survive a busy
+// machine without underruns, smaller ones are heard sooner. Every member's
+// latency is measured and scheduled for, so a larger buffer costs
+// reaction time, not sync. Zero values mean the defaults above.
+type Options struct {
+	DeviceBuffer time.Duration // the ALSA buffer
+	PlayerBuffer time.Duration // oto's buffer ahead of it
+}
 
 // Output is a sound card output.
 type Output struct {
-	log *slog.Logger
-	ctx *oto.Context
+	log  *slog.Logger
+	ctx  *oto.Context
+	opts Options
 
 	mu     sync.Mutex // guards player and closed
 	player *oto.Player
@@ -57,14 +67,25 @@ type Output struct {
 // seconds. oto allows one device context per process, so Open succeeds at
 // most once per process; later calls fail.
 func Open(ctx context.Context, log *slog.Logger) (audio.Output, error) {
+	return OpenWith(ctx, log, Options{})
+}
+
+// OpenWith is Open with buffer sizes.
+func OpenWith(ctx context.Context, log *slog.Logger, opts Options) (audio.Output, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.DeviceBuffer <= 0 {
+		opts.DeviceBuffer = DefaultDeviceBuffer
+	}
+	if opts.PlayerBuffer <= 0 {
+		opts.PlayerBuffer = DefaultPlayerBuffer
 	}
 	c, ready, err := oto.NewContext(&oto.NewContextOptions{
 		SampleRate:   int(audio.SampleRate),
 		ChannelCount: audio.Channels,
 		Format:       oto.FormatSignedInt16LE,
-		BufferSize:   deviceBuffer,
+		BufferSize:   opts.DeviceBuffer,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("device: open: %w: %w", ErrNoDevice, err)
@@ -83,8 +104,9 @@ func Open(ctx context.Context, log *slog.Logger) (audio.Output, error) {
 	if err := c.Err(); err != nil {
 		return nil, fmt.Errorf("device: open: %w: %w", ErrNoDevice, err)
 	}
-	log.Info("audio device open", "rate", int(audio.SampleRate), "channels", audio.Channels)
-	return &Output{log: log, ctx: c}, nil
+	log.Info("audio device open", "rate", int(audio.SampleRate), "channels", audio.Channels,
+		"device_buffer", opts.DeviceBuffer, "player_buffer", opts.PlayerBuffer)
+	return &Output{log: log, ctx: c, opts: opts}, nil
 }
 
 // Name returns "sound card".
@@ -102,7 +124,7 @@ func (o *Output) Start(pcm io.Reader) error {
 		return fmt.Errorf("device: start: already started")
 	}
 	p := o.ctx.NewPlayer(pcm)
-	p.SetBufferSize(int(audio.SampleRate.N(playerBuffer)) * audio.BytesPerFrame)
+	p.SetBufferSize(int(audio.SampleRate.N(o.opts.PlayerBuffer)) * audio.BytesPerFrame)
 	p.Play()
 	if err := p.Err(); err != nil {
 		p.Close()
@@ -118,7 +140,7 @@ func (o *Output) Start(pcm io.Reader) error {
 // deviceBuffer). oto calls the engine's Read with its player's lock
 // released, so BufferedSize does not deadlock there.
 func (o *Output) Latency() time.Duration {
-	d := deviceBuffer
+	d := o.opts.DeviceBuffer
 	if p := o.playing.Load(); p != nil {
 		d += audio.SampleRate.D(p.BufferedSize() / audio.BytesPerFrame)
 	}

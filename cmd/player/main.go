@@ -73,6 +73,7 @@ func run() error {
 	data := fs.String("data", defaultDataDir(), "data directory of the built-in hub")
 	cacheDir := fs.String("cache-dir", "", "directory of the cache of the hub's tracks (default: DATA/cache, DATA being the --data directory)")
 	cacheMaxMB := fs.Int64("cache-max-mb", cache.DefaultMaxBytes>>20, "the most megabytes the cache of the hub's tracks keeps")
+	audioBuffer := fs.Int("audio-buffer-ms", int(device.DefaultDeviceBuffer/time.Millisecond), "the sound card's buffer: larger survives a busy machine, smaller is heard sooner (sync is kept either way)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
@@ -116,7 +117,7 @@ func run() error {
 		return errors.New("--token is required with --hub")
 	}
 
-	out, err := device.Open(ctx, log)
+	out, err := device.OpenWith(ctx, log, device.Options{DeviceBuffer: time.Duration(*audioBuffer) * time.Millisecond})
 	if err != nil {
 		log.Warn("no audio output device; playing muted", "err", err)
 		out = audio.NewMuted()
