@@ -48,6 +48,8 @@ type Engine struct {
 	ended   bool // the track played to its end; cleared by Load and Seek
 	closed  bool
 	onEnd   func(trackID string)
+	onError func(trackID string, err error)
+	failed  error // a decoding failure not yet reported to onError
 	buf     [][2]float64 // scratch for read
 	partial []byte       // the rest of a frame that read could not fit; part of the byte stream, so it survives Load and Seek
 
@@ -174,6 +176,15 @@ func (e *Engine) OnEnd(f func(trackID string)) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.onEnd = f
+}
+
+// OnError sets f to be called, on a goroutine of its own, when a track
+// turns out to be damaged while it plays: the decoder failed or panicked,
+// and the engine stopped the track there rather than crash or hang.
+func (e *Engine) OnError(f func(trackID string, err error)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.onError = f
 }
 
 // Load decodes the track read from r and makes it the current track,
@@ -547,7 +558,20 @@ func (e *Engine) read(p []byte) (int, error) {
 	}
 	retired := e.retired
 	e.retired = nil
+	failed, errHook := e.failed, e.onError
+	e.failed = nil
+	if failed != nil && errHook != nil {
+		e.hooks.Add(1)
+	} else {
+		errHook = nil
+	}
 	e.mu.Unlock()
+	if errHook != nil {
+		go func() {
+			defer e.hooks.Done()
+			errHook(id, failed)
+		}()
+	}
 	for _, s := range retired {
 		if err := s.Close(); err != nil {
 			e.log.Warn("audio: closing a finished track", "err", err)
@@ -791,6 +815,7 @@ func (e *Engine) decode() {
 	defer func() {
 		if p := recover(); p != nil {
 			e.log.Error("audio: decoder panicked; track stopped", "track", e.id, "panic", p)
+			e.failed = fmt.Errorf("audio: track %s: %w: decoder panicked: %v", e.id, ErrMalformed, p)
 			got = 0
 		}
 		e.src = e.src[:n+got]
@@ -807,6 +832,7 @@ func (e *Engine) decode() {
 	}
 	if err := e.stream.Err(); err != nil {
 		e.log.Warn("audio: decoding failed; track stopped", "track", e.id, "err", err)
+		e.failed = fmt.Errorf("audio: track %s: %w: %w", e.id, ErrMalformed, err)
 	}
 }
 

@@ -128,6 +128,12 @@ func New(cfg Config) *Core {
 	c.ctl = follow.New(follow.Config{Sink: c.audio, Clock: roomClock{now: c.now, room: c.room}, Logger: log})
 	c.bridge()
 	c.follow()
+	// A track found damaged while it plays stops there; say so.
+	if a, ok := cfg.Audio.(interface{ OnError(func(string, error)) }); ok {
+		a.OnError(func(trackID string, err error) {
+			event.Error.Emit(c.em, fmt.Errorf("player: track %s is damaged and stopped where it broke: %w", trackID, err))
+		})
+	}
 	go c.tick()
 	return c
 }
