@@ -10,24 +10,46 @@
 //
 // # The filter
 //
-// Queueing on the network and in the hub only ever adds delay, and added
-// delay is what makes a sample wrong: a sample taken through an empty
-// queue has a small delay and a small error bound. So the estimator keeps
-// the last Window samples and uses the one with the lowest bound, not an
-// average (an average would mix in the queued, biased ones). A spike of
-// delay therefore never wins, a drop in delay is adopted at once, and a
-// rise is adopted once the quick samples have left the window.
+// Each sample is an interval, not a point: from the uplink, the true
+// offset is at most t1−t0 (the request cannot arrive before it was sent),
+// and from the downlink at least t2−t3. Queueing on the network and in
+// the hub only ever adds delay, which widens a sample's interval but
+// never moves it off the truth. So the estimator intersects the intervals
+// of the last Window samples: the upper edge is the lowest of the uplink
+// bounds, the lower edge the highest of the downlink bounds, each carried
+// to the estimate's instant with the estimated skew. The estimate is the
+// middle of the intersection and the error bound its half-width.
+//
+// The two edges are found independently, each by the quickest exchange in
+// its own direction, so with random delays the intersection narrows as
+// 1/n of the samples (the least of n one-way delays approaches the path's
+// floor that fast), not as 1/√n as an average would, and without the
+// average's weakness: a spike of delay widens nothing and never moves the
+// estimate. The intersection is never wider than the single best sample's
+// interval (delay/2, the previous filter), and it is honest for the same
+// reason: every interval holds the truth, so their intersection does.
+// What no client can see is a path slower one way than the other: the
+// estimate is then off by half the difference, the bound says so, and
+// every member of a room on similar paths shares the bias.
 //
 // Between the two clocks there is drift (skew: crystals differ by tens of
-// parts per million), so an old sample's offset goes stale. Each sample's
-// bound therefore grows with its age at a rate rho, and the sample's
-// offset is carried forward with the estimated skew. The skew is the
-// least-squares slope of the offset over local time, fitted through the
-// lowest-delay sample of each group of four in the last History samples,
-// once they span MinSkewSpan; rho is then three standard errors of that
-// slope (at least 1 ppm), and MaxSkew before that. A slope beyond MaxSkew
-// is not believed (a clock was stepped, or the samples are too noisy) and
-// the skew stays unknown.
+// parts per million), so an old sample's interval goes stale. Each
+// sample's interval therefore widens with its age at a rate rho, and is
+// carried forward with the estimated skew. The skew is fitted on the last
+// History samples once they span MinSkewSpan, once for each direction, as
+// the slope of the line under all the uplink bounds (over all the downlink
+// bounds) that lies closest to them on average: the edge of their convex
+// hull over the samples' mean time (the linear-programming fit of Moon et
+// al.; like the intersection it follows the quick exchanges only). The
+// skew is the mean of the two directions' slopes, and rho their
+// difference plus the slope one sample's delay floor could tilt over the
+// span (at least 1 ppm); before that, or if the slopes disagree by more
+// than MaxSkew/4, or one is beyond MaxSkew (a clock was stepped, or the
+// path changed), the skew is unknown and rho is MaxSkew.
+//
+// If the intervals do not intersect at all (a skew estimate was wrong, or
+// the hub's clock was stepped), the estimate falls back to the one sample
+// with the lowest bound.
 //
 // A hub whose clock is stepped shows as new samples whose bounds do not
 // overlap the estimate's; after StepAfter such samples in a row, the older
@@ -56,25 +78,27 @@ type Config struct {
 	// Now is the local monotonic clock. Nil means time.Since of the
 	// moment New was called.
 	Now func() time.Duration
-	// Window is how many recent samples compete for the estimate (16).
+	// Window is how many recent samples the estimate intersects (64).
 	Window int
-	// History is how many recent samples the skew is fitted on (64).
+	// History is how many recent samples the skew is fitted on (128).
 	History int
 	// MaxSkew is the largest believable drift between the two clocks,
 	// as a fraction (200e-6, i.e. 200 ppm); it is also the rate at which
 	// samples age while the skew is unknown.
 	MaxSkew float64
 	// MinSkewSpan is the local time the samples must span before the
-	// skew is estimated (30 s).
+	// skew is estimated (20 s).
 	MinSkewSpan time.Duration
 	// StepAfter is how many samples in a row that contradict the
 	// estimate make the estimator start again from them (3).
 	StepAfter int
-	// BurstCount and BurstGap shape Burst: 8 samples 50 ms apart.
+	// BurstCount and BurstGap shape Burst: 16 exchanges started 20 ms
+	// apart, without waiting for each other's answers.
 	BurstCount int
 	BurstGap   time.Duration
 	// Period and Jitter shape Follow: a sample every Period ± Jitter
-	// (3 s ± 1 s), the jitter keeping clients from pinging in step.
+	// (750 ms ± 250 ms, so never two within 500 ms), the jitter keeping
+	// clients from pinging in step.
 	Period, Jitter time.Duration
 	// PingTimeout bounds one exchange (2 s).
 	PingTimeout time.Duration
@@ -96,17 +120,17 @@ func (c Config) withDefaults() Config {
 			*v = d
 		}
 	}
-	def(&c.Window, 16)
-	def(&c.History, 64)
+	def(&c.Window, 64)
+	def(&c.History, 128)
 	def(&c.StepAfter, 3)
-	def(&c.BurstCount, 8)
+	def(&c.BurstCount, 16)
 	c.History = max(c.History, c.Window)
 	if c.MaxSkew <= 0 {
 		c.MaxSkew = 200e-6
 	}
-	defd(&c.MinSkewSpan, 30*time.Second)
-	defd(&c.BurstGap, 50*time.Millisecond)
-	defd(&c.Period, 3*time.Second)
+	defd(&c.MinSkewSpan, 20*time.Second)
+	defd(&c.BurstGap, 20*time.Millisecond)
+	defd(&c.Period, 750*time.Millisecond)
 	if c.Jitter < 0 || c.Jitter >= c.Period {
 		c.Jitter = 0
 	} else if c.Jitter == 0 {
@@ -145,6 +169,11 @@ type Estimate struct {
 type point struct {
 	mid, offset, delay time.Duration
 }
+
+// hi and lo are the edges of the sample's interval: the true offset is at
+// most hi (t1−t0, from the uplink) and at least lo (t2−t3).
+func (p point) hi() time.Duration { return p.offset + p.delay/2 }
+func (p point) lo() time.Duration { return p.offset - (p.delay - p.delay/2) }
 
 // ErrBadSample is returned by Add for an impossible sample.
 var ErrBadSample = errors.New("clock: bad sample")
@@ -246,7 +275,13 @@ func (e *Estimator) Add(s Sample) error {
 			e.bad = 0
 		}
 	}
-	e.pts = append(e.pts, p)
+	// Keep the samples in order of time: a burst's answers can arrive
+	// out of order.
+	i := len(e.pts)
+	for i > 0 && e.pts[i-1].mid > p.mid {
+		i--
+	}
+	e.pts = slices.Insert(e.pts, i, p)
 	if len(e.pts) > e.cfg.History {
 		e.pts = slices.Delete(e.pts, 0, len(e.pts)-e.cfg.History)
 	}
@@ -271,49 +306,104 @@ func (e *Estimator) Reset() {
 	e.fitSkewLocked()
 }
 
-// fitSkewLocked fits the skew through the lowest-delay sample of each
-// group of four, newest groups first.
+// fitSkewLocked fits the skew on the history: the slope of each
+// direction's hull line (see hullSlope), the two averaged.
 func (e *Estimator) fitSkewLocked() {
 	e.skew, e.skewOK, e.rho = 0, false, e.cfg.MaxSkew
-	const group = 4
-	var env []point
-	for end := len(e.pts); end > 0; end -= group {
-		g := e.pts[max(end-group, 0):end]
-		env = append(env, slices.MinFunc(g, func(a, b point) int { return cmpDur(a.delay, b.delay) }))
-	}
-	n := len(env)
-	if n < 4 || env[0].mid-env[n-1].mid < e.cfg.MinSkewSpan {
+	n := len(e.pts)
+	if n < 24 || e.pts[n-1].mid-e.pts[0].mid < e.cfg.MinSkewSpan {
 		return
 	}
-	// Least squares of offset over time, both relative to the newest
-	// point, in seconds, so that float64 keeps its precision.
-	ref := env[0]
-	var sx, sy float64
-	xs, ys := make([]float64, n), make([]float64, n)
-	for i, p := range env {
+	// Times in seconds and bounds in seconds, relative to the newest
+	// sample, so that float64 keeps its precision.
+	// Only the quicker half takes part, as in the estimate.
+	pts := quicker(e.pts)
+	n = len(pts)
+	ref := pts[n-1]
+	xs, up, down := make([]float64, n), make([]float64, n), make([]float64, n)
+	for i, p := range pts {
 		xs[i] = (p.mid - ref.mid).Seconds()
-		ys[i] = (p.offset - ref.offset).Seconds()
-		sx += xs[i]
-		sy += ys[i]
+		up[i] = (p.hi() - ref.offset).Seconds()
+		down[i] = -(p.lo() - ref.offset).Seconds() // the downlink's upper hull, as a lower one
 	}
-	mx, my := sx/float64(n), sy/float64(n)
-	var sxx, sxy float64
-	for i := range xs {
-		sxx += (xs[i] - mx) * (xs[i] - mx)
-		sxy += (xs[i] - mx) * (ys[i] - my)
-	}
-	slope := sxy / sxx
-	var ssr float64
-	for i := range xs {
-		r := ys[i] - my - slope*(xs[i]-mx)
-		ssr += r * r
-	}
-	se := math.Sqrt(ssr / float64(n-2) / sxx)
-	if math.IsNaN(slope) || math.Abs(slope) > e.cfg.MaxSkew {
+	su, eu := hullSlope(xs, up)
+	sd, ed := hullSlope(xs, down)
+	sd = -sd
+	slope := (su + sd) / 2
+	diff := math.Abs(su - sd)
+	if math.IsNaN(slope) || math.Abs(su) > e.cfg.MaxSkew || math.Abs(sd) > e.cfg.MaxSkew || diff > e.cfg.MaxSkew/4 {
 		return
 	}
 	e.skew, e.skewOK = slope, true
-	e.rho = min(max(3*se, 1e-6), e.cfg.MaxSkew)
+	// The slopes' disagreement, and how much each could tilt.
+	e.rho = min(max(diff+max(eu, ed), 1e-6), e.cfg.MaxSkew)
+}
+
+// gateOf returns the median round trip of pts (above all of them if
+// there are two or fewer): the slowest that takes part in the filter.
+func gateOf(pts []point) time.Duration {
+	if len(pts) <= 2 {
+		return time.Duration(math.MaxInt64)
+	}
+	ds := make([]time.Duration, len(pts))
+	for i, p := range pts {
+		ds[i] = p.delay
+	}
+	slices.Sort(ds)
+	return ds[(len(ds)-1)/2]
+}
+
+// quicker returns the points at or below the gate of pts, in order.
+func quicker(pts []point) []point {
+	gate := gateOf(pts)
+	var q []point
+	for _, p := range pts {
+		if p.delay <= gate {
+			q = append(q, p)
+		}
+	}
+	return q
+}
+
+// hullSlope returns the slope of the line under all the points (xs
+// ascending) whose mean distance above them is least: the edge of their
+// lower convex hull that spans their mean x. It also returns how much
+// that edge could tilt if its ends sat above the points' floor.
+func hullSlope(xs, ys []float64) (slope, tilt float64) {
+	var hull []int
+	cross := func(o, a, b int) float64 {
+		return (xs[a]-xs[o])*(ys[b]-ys[o]) - (ys[a]-ys[o])*(xs[b]-xs[o])
+	}
+	var mx float64
+	for i := range xs {
+		mx += xs[i]
+		for len(hull) >= 2 && cross(hull[len(hull)-2], hull[len(hull)-1], i) <= 0 {
+			hull = hull[:len(hull)-1]
+		}
+		hull = append(hull, i)
+	}
+	mx /= float64(len(xs))
+	if len(hull) < 2 {
+		return math.NaN(), 0
+	}
+	k := 1
+	for k < len(hull)-1 && xs[hull[k]] < mx {
+		k++
+	}
+	a, b := hull[k-1], hull[k]
+	if xs[b] == xs[a] {
+		return math.NaN(), 0
+	}
+	slope = (ys[b] - ys[a]) / (xs[b] - xs[a])
+	// How much the edge could tilt: n points spread over a range of
+	// delays w put the quickest of them about w/n above the path's floor,
+	// so each end of the edge may sit that high, over its own length.
+	var w float64
+	for i := range xs {
+		w = max(w, ys[i]-ys[a]-slope*(xs[i]-xs[a]))
+	}
+	tilt = 2 * w / float64(len(xs)) / (xs[b] - xs[a])
+	return slope, tilt
 }
 
 func cmpDur(a, b time.Duration) int {
@@ -339,16 +429,62 @@ func (e *Estimator) EstimateAt(local time.Duration) Estimate {
 func (e *Estimator) estimateLocked(at time.Duration) Estimate {
 	est := Estimate{At: at, Skew: e.skew, SkewOK: e.skewOK, Samples: len(e.pts)}
 	win := e.pts[max(len(e.pts)-e.cfg.Window, 0):]
+	// The intersection of the samples' intervals, each carried to at
+	// with the skew and widened with its age; and, for Delay and Age and
+	// in case the intervals contradict each other, the sample with the
+	// lowest bound on its own.
+	//
+	// Only the quicker half of the samples (by round trip) take part in
+	// the intersection: a slow exchange with one quick direction (a
+	// congested uplink, say, and a reply that overtook the usual floor of
+	// its path) tells little about that floor and would pull the estimate
+	// towards itself. Leaving samples out keeps the intersection honest.
+	gate := gateOf(win)
+	var hi, lo, single time.Duration
+	first := true
 	for _, p := range win {
 		age := at - p.mid
-		if age < 0 {
-			age = -age
+		carry := time.Duration(e.skew * float64(age))
+		grow := time.Duration(e.rho * float64(max(age, -age)))
+		h, l := p.hi()+carry+grow, p.lo()+carry-grow
+		bound := p.delay/2 + grow
+		if !est.OK || bound < single {
+			est.OK, single, est.Delay, est.Age = true, bound, p.delay, age
+			est.Offset, est.Error = p.offset+carry, bound
 		}
-		bound := p.delay/2 + time.Duration(e.rho*float64(age))
-		if !est.OK || bound < est.Error {
-			est.OK, est.Error, est.Delay, est.Age = true, bound, p.delay, at-p.mid
-			est.Offset = p.offset + time.Duration(e.skew*float64(at-p.mid))
+		if p.delay > gate {
+			continue
 		}
+		if first || h < hi {
+			hi = h
+		}
+		if first || l > lo {
+			lo = l
+		}
+		first = false
+	}
+	if est.OK && hi >= lo {
+		est.Offset, est.Error = lo+(hi-lo)/2, (hi-lo+1)/2
+	}
+	// The bound must not rest on the skew's fit, which a few unlucky
+	// exchanges can tilt: it is the distance from the estimate to the
+	// edges of the intersection made without the skew, every interval
+	// widened at MaxSkew, which holds the truth whatever the skew (up to
+	// MaxSkew). The estimate is kept inside it.
+	var hiB, loB time.Duration
+	for i, p := range win {
+		age := at - p.mid
+		grow := time.Duration(e.cfg.MaxSkew * float64(max(age, -age)))
+		if h := p.hi() + grow; i == 0 || h < hiB {
+			hiB = h
+		}
+		if l := p.lo() - grow; i == 0 || l > loB {
+			loB = l
+		}
+	}
+	if est.OK && hiB >= loB {
+		est.Offset = min(max(est.Offset, loB), hiB)
+		est.Error = max(est.Error, est.Offset-loB, hiB-est.Offset)
 	}
 	return est
 }
@@ -405,29 +541,48 @@ func (e *Estimator) Sample(ctx context.Context, ping Ping) (Sample, error) {
 	return s, nil
 }
 
-// Burst takes BurstCount samples BurstGap apart. It fails only if none
-// succeeded, or ctx ended.
+// Burst takes BurstCount samples, starting one every BurstGap without
+// waiting for the answers (so that a long round trip does not stretch it),
+// and returns when all have ended. It fails only if none succeeded, or
+// ctx ended.
 func (e *Estimator) Burst(ctx context.Context, ping Ping) error {
-	var last error
-	got := 0
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		last error
+		got  int
+	)
+	var stopped error
 	for i := range e.cfg.BurstCount {
 		if i > 0 {
 			if err := sleep(ctx, e.cfg.BurstGap); err != nil {
-				return err
+				stopped = err
+				break
 			}
 		}
-		if _, err := e.Sample(ctx, ping); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		wg.Go(func() {
+			_, err := e.Sample(ctx, ping)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				last = err
+				return
 			}
-			e.cfg.Logger.Debug("clock: burst sample", "err", err)
-			last = err
-			continue
-		}
-		got++
+			got++
+		})
+	}
+	wg.Wait()
+	if stopped != nil {
+		return stopped
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	if got == 0 {
 		return fmt.Errorf("clock: burst: no sample: %w", last)
+	}
+	if last != nil {
+		e.cfg.Logger.Debug("clock: burst sample", "err", last)
 	}
 	est := e.Estimate()
 	e.cfg.Logger.Debug("clock: burst", "samples", got, "offset", est.Offset, "error", est.Error, "delay", est.Delay)
