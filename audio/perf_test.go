@@ -1,0 +1,126 @@
+package audio
+
+import (
+	"bytes"
+	"io"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"tandem/assets"
+)
+
+// demoFLAC returns a demo track in FLAC (44.1 kHz stereo).
+func demoFLAC(tb testing.TB) ([]byte, time.Duration) {
+	tb.Helper()
+	for _, d := range assets.Demo() {
+		if d.Ext() == FormatFLAC {
+			tags, err := ReadTags(bytes.NewReader(d.Data))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return d.Data, tags.Duration
+		}
+	}
+	tb.Fatal("no FLAC demo track")
+	return nil, 0
+}
+
+// BenchmarkFLACPlayback decodes a FLAC demo track and renders it into the
+// output's 16-bit PCM, as the engine does while playing, and reports the
+// CPU it takes as a percentage of one core in real time (issue 6 target:
+// 2% or less).
+func BenchmarkFLACPlayback(b *testing.B) {
+	data, length := demoFLAC(b)
+	out := &pullOutput{}
+	e := New(nil, out)
+	defer e.Close()
+	buf := make([]byte, 441*BytesPerFrame) // 10 ms, as a sound card pulls
+	frames := int(SampleRate.N(length))
+	var audio time.Duration
+	for b.Loop() {
+		if err := e.Load("flac", bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+		e.Play()
+		for n := 0; n < frames; n += 441 {
+			if _, err := io.ReadFull(out.pcm, buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+		audio += length
+	}
+	b.ReportMetric(100*float64(b.Elapsed())/float64(audio), "%core")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkIdle measures the process's CPU while the engine is paused on
+// the muted output, which pulls every 10 ms as a sound card would (issue 6
+// target: under 1%).
+func BenchmarkIdle(b *testing.B) {
+	data, _ := demoFLAC(b)
+	e := New(nil, NewMuted())
+	defer e.Close()
+	if err := e.Load("flac", bytes.NewReader(data)); err != nil {
+		b.Fatal(err)
+	}
+	e.Pause()
+	time.Sleep(200 * time.Millisecond)
+	runtime.GC()
+	var idle time.Duration
+	start := cpuTime()
+	for b.Loop() {
+		time.Sleep(time.Second)
+		idle += time.Second
+	}
+	b.ReportMetric(100*float64(cpuTime()-start)/float64(idle), "%cpu")
+}
+
+// BenchmarkLongPlaylistMemory plays the demo FLAC over and over, as fast as
+// it decodes, for b.N times its length, and reports the heap before and
+// after: it must stay flat however long the playlist (issue 6: a 2-hour
+// playlist). Run with -benchtime 200x for about 20 minutes of audio.
+func BenchmarkLongPlaylistMemory(b *testing.B) {
+	data, length := demoFLAC(b)
+	out := &pullOutput{}
+	e := New(nil, out)
+	defer e.Close()
+	buf := make([]byte, 4410*BytesPerFrame)
+	frames := int(SampleRate.N(length))
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	var first uint64
+	var played time.Duration
+	i := 0
+	for b.Loop() {
+		if err := e.Load("flac", bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+		e.Play()
+		for n := 0; n < frames; n += 4410 {
+			if _, err := io.ReadFull(out.pcm, buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+		played += length
+		if i++; i == 1 {
+			first = heap()
+		}
+	}
+	last := heap()
+	b.ReportMetric(float64(first)/1e6, "heap-first-MB")
+	b.ReportMetric(float64(last)/1e6, "heap-last-MB")
+	b.ReportMetric(played.Minutes(), "audio-min")
+}
