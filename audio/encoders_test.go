@@ -105,3 +105,58 @@ func formatOf(t *testing.T, data []byte) string {
 	}
 	return tags.Format
 }
+
+// TestReplayGainTags: metaflac computes and writes a FLAC's ReplayGain,
+// oggenc writes the comments it is given, and an ID3v2.3 TXXX frame
+// carries it for MP3; ReadTags reads all three.
+func TestReplayGainTags(t *testing.T) {
+	dir := t.TempDir()
+	tone := filepath.Join(dir, "tone.wav")
+	runTool(t, "sox", "-n", "-r", "44100", "-c", "2", "-b", "16", tone, "synth", "2", "sine", "440", "vol", "0.9")
+	flac := filepath.Join(dir, "tone.flac")
+	runTool(t, "flac", "--silent", "-o", flac, tone)
+	runTool(t, "metaflac", "--add-replay-gain", flac)
+	ogg := filepath.Join(dir, "tone.ogg")
+	runTool(t, "oggenc", "--quiet", "-c", "REPLAYGAIN_TRACK_GAIN=-4.25 dB", "-c", "REPLAYGAIN_TRACK_PEAK=0.9001", "-o", ogg, tone)
+	mp3 := filepath.Join(dir, "tone.mp3")
+	runTool(t, "lame", "--quiet", tone, mp3)
+
+	check := func(name string, data []byte, wantGain, wantPeak, tol float64) {
+		t.Helper()
+		tags, err := ReadTags(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !tags.HasGain || math.Abs(tags.Gain-wantGain) > tol || math.Abs(tags.Peak-wantPeak) > tol {
+			t.Errorf("%s: gain %v (%v), peak %v; want %v and %v", name, tags.Gain, tags.HasGain, tags.Peak, wantGain, wantPeak)
+		}
+	}
+	fd, _ := os.ReadFile(flac)
+	// A 0.9 full-scale sine is loud: metaflac's gain is negative, and
+	// its peak about 0.9.
+	tags, err := ReadTags(bytes.NewReader(fd))
+	if err != nil || !tags.HasGain || tags.Gain >= 0 || tags.Gain < -20 || math.Abs(tags.Peak-0.9) > 0.02 {
+		t.Errorf("flac with metaflac's ReplayGain: %+v, %v", tags, err)
+	}
+	od, _ := os.ReadFile(ogg)
+	check("ogg", od, -4.25, 0.9001, 1e-9)
+	md, _ := os.ReadFile(mp3)
+	check("mp3", append(id3WithTXXX("REPLAYGAIN_TRACK_GAIN", "+2.10 dB", "REPLAYGAIN_TRACK_PEAK", "0.5"), md...), 2.10, 0.5, 1e-9)
+}
+
+// id3WithTXXX is an ID3v2.3 tag holding TXXX frames (description, value
+// pairs), Latin-1.
+func id3WithTXXX(kv ...string) []byte {
+	var frames []byte
+	for i := 0; i+1 < len(kv); i += 2 {
+		body := append([]byte{0}, kv[i]...)
+		body = append(body, 0)
+		body = append(body, kv[i+1]...)
+		n := len(body)
+		frames = append(frames, 'T', 'X', 'X', 'X', byte(n>>24), byte(n>>16), byte(n>>8), byte(n), 0, 0)
+		frames = append(frames, body...)
+	}
+	n := len(frames)
+	head := []byte{'I', 'D', '3', 3, 0, 0, byte(n >> 21 & 0x7f), byte(n >> 14 & 0x7f), byte(n >> 7 & 0x7f), byte(n & 0x7f)}
+	return append(head, frames...)
+}

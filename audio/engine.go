@@ -49,7 +49,7 @@ type Engine struct {
 	closed  bool
 	onEnd   func(trackID string)
 	onError func(trackID string, err error)
-	failed  error // a decoding failure not yet reported to onError
+	failed  error        // a decoding failure not yet reported to onError
 	buf     [][2]float64 // scratch for read
 	partial []byte       // the rest of a frame that read could not fit; part of the byte stream, so it survives Load and Seek
 
@@ -94,7 +94,8 @@ type nextTrack struct {
 	length int64
 	src    [][2]float64 // its first decoded frames, from frame 0
 	srcEnd bool
-	cue    *cue // its scheduled start, once Schedule gave one
+	cue    *cue    // its scheduled start, once Schedule gave one
+	gain   float64 // its ReplayGain factor (SetNextTrackGain)
 }
 
 // cue is a scheduled start: frame is heard at at.
@@ -235,7 +236,7 @@ func (e *Engine) LoadNext(trackID string, r io.ReadSeeker) error {
 	if err != nil {
 		return fmt.Errorf("audio: load next %s: %w", trackID, err)
 	}
-	n := &nextTrack{id: trackID, stream: s, length: int64(s.Len())}
+	n := &nextTrack{id: trackID, stream: s, length: int64(s.Len()), gain: 1}
 	// Decode its first block now, off the output's path.
 	n.src = make([][2]float64, decodeBlock)
 	got, end := decodeInto(s, n.src)
@@ -702,7 +703,7 @@ func (e *Engine) swapNext() {
 	e.id, e.stream, e.length, e.ended = n.id, n.stream, n.length, false
 	e.src = append(e.src[:0], n.src...)
 	e.srcAt, e.srcEnd, e.pos, e.frac = 0, n.srcEnd, 0, 0
-	e.trackGain = 1
+	e.trackGain = n.gain
 	e.retargetLocked()
 }
 

@@ -316,6 +316,18 @@ func parseID3Frames(b []byte, version byte, unsyncAll bool, t *Tags, art *pictur
 			if t.Track == 0 && len(data) > 0 {
 				t.Track = parseTrackNumber(cleanTag([]byte(id3Text(data[0], data[1:]))))
 			}
+		case "TXXX", "TXX": // user text: ReplayGain lives here
+			if len(data) > 1 {
+				if desc, rest, ok := cutID3String(data[0], data[1:]); ok {
+					value := cleanTag([]byte(id3Text(data[0], rest)))
+					switch strings.ToUpper(cleanTag([]byte(id3Text(data[0], desc)))) {
+					case "REPLAYGAIN_TRACK_GAIN":
+						t.Gain, t.HasGain = parseGain(value)
+					case "REPLAYGAIN_TRACK_PEAK":
+						t.Peak = parsePeak(value)
+					}
+				}
+			}
 		case "APIC", "PIC":
 			if art != nil {
 				if p, ok := parseAPIC(data, version == 2); ok {

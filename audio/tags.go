@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,10 +15,16 @@ import (
 
 // Tags is what a file says about itself. Any text field may be empty.
 type Tags struct {
-	Title      string
-	Artist     string
-	Album      string
-	Track      int // the track number on its album; 0 if unknown
+	Title  string
+	Artist string
+	Album  string
+	Track  int // the track number on its album; 0 if unknown
+	// ReplayGain of the track, when its tags have it: the gain in dB
+	// that brings it to the reference loudness, and its peak (1 is full
+	// scale; 0 unknown).
+	Gain       float64
+	Peak       float64
+	HasGain    bool
 	Duration   time.Duration
 	Format     string // FormatWAV, FormatFLAC, FormatMP3 or FormatOgg
 	SampleRate int    // Hz
@@ -265,6 +273,30 @@ func parseINFO(b []byte, t *Tags) {
 
 // cleanTag turns raw tag bytes into a short, valid UTF-8 string: it stops
 // at a NUL, trims spaces, and replaces invalid bytes.
+// parseGain reads a ReplayGain value such as "-6.48 dB"; it reports false
+// for anything else or a gain beyond ±60 dB.
+func parseGain(s string) (float64, bool) {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && strings.EqualFold(s[len(s)-2:], "db") {
+		s = strings.TrimSpace(s[:len(s)-2])
+	}
+	g, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(g) || g < -60 || g > 60 {
+		return 0, false
+	}
+	return g, true
+}
+
+// parsePeak reads a ReplayGain peak such as "0.988547"; 0 when absent or
+// not a sane peak.
+func parsePeak(s string) float64 {
+	p, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(p) || p <= 0 || p > 10 {
+		return 0
+	}
+	return p
+}
+
 func cleanTag(b []byte) string {
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
@@ -415,6 +447,12 @@ func parseVorbisComment(b []byte, t *Tags, art *picture) {
 			if t.Track == 0 {
 				t.Track = parseTrackNumber(cleanTag(value))
 			}
+			continue
+		case "REPLAYGAIN_TRACK_GAIN":
+			t.Gain, t.HasGain = parseGain(cleanTag(value))
+			continue
+		case "REPLAYGAIN_TRACK_PEAK":
+			t.Peak = parsePeak(cleanTag(value))
 			continue
 		case "METADATA_BLOCK_PICTURE":
 			if art != nil {

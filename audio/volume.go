@@ -61,6 +61,25 @@ func (e *Engine) SetMuted(m bool) {
 // and its peak (0 for unknown): the gain is lowered, if need be, so that
 // the peak does not clip.
 func (e *Engine) SetTrackGain(db, peak float64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.trackGain = replayGain(db, peak)
+	e.retargetLocked()
+}
+
+// SetNextTrackGain is SetTrackGain for the track loaded with LoadNext: it
+// takes effect when that track does.
+func (e *Engine) SetNextTrackGain(db, peak float64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.next != nil {
+		e.next.gain = replayGain(db, peak)
+	}
+}
+
+// replayGain turns a ReplayGain in dB and a peak into an amplitude factor
+// that does not clip the peak.
+func replayGain(db, peak float64) float64 {
 	g := math.Pow(10, db/20)
 	if math.IsNaN(g) || math.IsInf(g, 0) {
 		g = 1
@@ -68,10 +87,7 @@ func (e *Engine) SetTrackGain(db, peak float64) {
 	if peak > 0 && g*peak > 1 {
 		g = 1 / peak
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.trackGain = g
-	e.retargetLocked()
+	return g
 }
 
 // retargetLocked sets the gain to ramp to. e.mu must be held.

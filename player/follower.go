@@ -3,6 +3,8 @@ package player
 import (
 	"context"
 	"fmt"
+	"io"
+	"tandem/audio"
 	"time"
 
 	"tandem/sync/event"
@@ -130,6 +132,11 @@ func (c *Core) load(trackID string, tl follow.Timeline) error {
 	if err != nil {
 		return fmt.Errorf("player: open track %s: %w", trackID, err)
 	}
+	// ReplayGain from the track's tags, when the engine takes it.
+	tags, tagErr := audio.ReadTags(r)
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("player: load track %s: %w", trackID, err)
+	}
 	gapless := c.audio.Current() != "" && c.audio.Playing() && tl.Playing && tl.StartAt != 0 &&
 		c.room.Local(tl.StartAt).After(time.Now())
 	if gapless {
@@ -140,7 +147,20 @@ func (c *Core) load(trackID string, tl follow.Timeline) error {
 	if err != nil {
 		return fmt.Errorf("player: load track %s: %w", trackID, err)
 	}
+	if rg, ok := c.audio.(replayGainer); ok && tagErr == nil && tags.HasGain {
+		if gapless {
+			rg.SetNextTrackGain(tags.Gain, tags.Peak)
+		} else {
+			rg.SetTrackGain(tags.Gain, tags.Peak)
+		}
+	}
 	return nil
+}
+
+// replayGainer is an engine that applies ReplayGain (audio.Engine).
+type replayGainer interface {
+	SetTrackGain(db, peak float64)
+	SetNextTrackGain(db, peak float64)
 }
 
 // SyncStats returns what the follower measures and does: its error
