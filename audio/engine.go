@@ -601,7 +601,7 @@ func (e *Engine) timebase(now time.Time, lat time.Duration) {
 	d := b.Sub(e.base)
 	if !e.baseOK || d > rebase || d < -rebase {
 		if e.baseOK {
-			e.log.Debug("audio: output timeline jumped", "by", d)
+			e.log.Debug("audio: output timeline jumped", "by", d, "latency", lat, "handed_s", handed/float64(SampleRate))
 		}
 		e.base, e.baseOK = b, true
 		return
