@@ -49,8 +49,10 @@ type Muted struct {
 	pulled atomic.Int64              // frames pulled or skipped so far
 }
 
-// mutedTick is how often Muted pulls PCM.
-const mutedTick = 10 * time.Millisecond
+// mutedTick is how often Muted pulls PCM: 40 times a second, so that an
+// idle player wakes up rarely (each wake-up costs the Go scheduler more
+// than the silence it renders).
+const mutedTick = 25 * time.Millisecond
 
 // MutedLatency is the delay of Muted's virtual sound card: a frame is
 // heard this long after the instant its pull was due. Two ticks, so that
