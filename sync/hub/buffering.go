@@ -158,25 +158,18 @@ func (h *Hub) setWait(s *socketio.Socket, payload json.RawMessage) (any, error) 
 	if err := decode(payload, &req); err != nil {
 		return nil, err
 	}
-	lr, err := h.member(s, req.Room)
-	if err != nil {
-		return nil, err
-	}
-	lr.mu.Lock()
-	defer lr.mu.Unlock()
-	if err := mayControl(lr.room, userOf(s)); err != nil {
-		return nil, err
-	}
-	r, err := h.update(lr, func(r *tandem.Room) error {
-		r.Wait = req.Wait
-		return nil
+	return h.controlled(s, req.Room, nil, func(lr *liveRoom) (any, error) {
+		r, err := h.update(lr, func(r *tandem.Room) error {
+			r.Wait = req.Wait
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		h.emit(r.Name, protocol.EventRoom, roomInfo(r))
+		if !req.Wait && r.Playback.State == tandem.Waiting {
+			h.resumeLocked(lr)
+		}
+		return protocol.VersionAck{Ack: protocol.OK(), Version: lr.room.Version}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	h.emit(r.Name, protocol.EventRoom, roomInfo(r))
-	if !req.Wait && r.Playback.State == tandem.Waiting {
-		h.resumeLocked(lr)
-	}
-	return protocol.VersionAck{Ack: protocol.OK(), Version: lr.room.Version}, nil
 }

@@ -810,41 +810,31 @@ func (h *Hub) playback(s *socketio.Socket, payload json.RawMessage, state tandem
 	if req.Position != nil && (*req.Position < 0 || *req.Position > 1e9) {
 		return nil, tandem.Errorf(tandem.EINVALID, "position must be between 0 and 1e9 ms")
 	}
-	lr, err := h.member(s, req.Room)
-	if err != nil {
-		return nil, err
-	}
-	lr.mu.Lock()
-	defer lr.mu.Unlock()
-	if err := mayControl(lr.room, userOf(s)); err != nil {
-		return nil, err
-	}
-	if lr.room.Playback.TrackID == "" {
-		return nil, tandem.Errorf(tandem.ECONFLICT, "room %q has no track; change track first", req.Room)
-	}
-	if err := stale(lr.room, req.Version); err != nil {
-		return nil, err
-	}
-	at := h.now().Add(h.leadLocked(lr))
-	r, err := h.update(lr, func(r *tandem.Room) error {
-		p := r.Playback
-		pos := p.PositionAt(at)
-		if req.Position != nil {
-			pos = protocol.Dur(*req.Position)
+	return h.controlled(s, req.Room, req.Version, func(lr *liveRoom) (any, error) {
+		if lr.room.Playback.TrackID == "" {
+			return nil, tandem.Errorf(tandem.ECONFLICT, "room %q has no track; change track first", req.Room)
 		}
-		if state != "" {
-			p.State = state
+		at := h.now().Add(h.leadLocked(lr))
+		r, err := h.update(lr, func(r *tandem.Room) error {
+			p := r.Playback
+			pos := p.PositionAt(at)
+			if req.Position != nil {
+				pos = protocol.Dur(*req.Position)
+			}
+			if state != "" {
+				p.State = state
+			}
+			p.Position, p.StartAt = pos, at
+			r.Playback = p
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		p.Position, p.StartAt = pos, at
-		r.Playback = p
-		return nil
+		h.emit(req.Room, protocol.EventPlayback, protocol.PlaybackEvent{Room: req.Room, Playback: wirePlayback(r.Playback),
+			By: userOf(s), Version: r.Version})
+		return protocol.VersionAck{Ack: protocol.OK(), Version: r.Version}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	h.emit(req.Room, protocol.EventPlayback, protocol.PlaybackEvent{Room: req.Room, Playback: wirePlayback(r.Playback),
-		By: userOf(s), Version: r.Version})
-	return protocol.VersionAck{Ack: protocol.OK(), Version: r.Version}, nil
 }
 
 func (h *Hub) clockPing(_ *socketio.Socket, payload json.RawMessage) (any, error) {

@@ -404,26 +404,19 @@ func (h *Hub) setRoomPlaylist(s *socketio.Socket, payload json.RawMessage) (any,
 			return nil, err
 		}
 	}
-	lr, err := h.member(s, req.Room)
-	if err != nil {
-		return nil, err
-	}
-	lr.mu.Lock()
-	defer lr.mu.Unlock()
-	if err := mayControl(lr.room, userOf(s)); err != nil {
-		return nil, err
-	}
-	r, err := h.update(lr, func(r *tandem.Room) error {
-		r.Fallback = req.PlaylistID
-		return nil
+	return h.controlled(s, req.Room, nil, func(lr *liveRoom) (any, error) {
+		r, err := h.update(lr, func(r *tandem.Room) error {
+			r.Fallback = req.PlaylistID
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := h.emitQueueLocked(lr); err != nil {
+			return nil, err
+		}
+		return protocol.VersionAck{Ack: protocol.OK(), Version: r.Version}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := h.emitQueueLocked(lr); err != nil {
-		return nil, err
-	}
-	return protocol.VersionAck{Ack: protocol.OK(), Version: r.Version}, nil
 }
 
 // emitQueueLocked tells a room its queue; lr.mu must be held.

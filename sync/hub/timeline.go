@@ -93,6 +93,25 @@ func (h *Hub) clockReport(s *socketio.Socket, payload json.RawMessage) (any, err
 	return protocol.LeadAck{Ack: protocol.OK(), Lead: protocol.Ms(lead)}, nil
 }
 
+// controlled runs fn on a room the caller has joined and may control,
+// under the room's lock, once the command's base version (nil: none) is
+// checked: the common part of every command that changes what a room plays.
+func (h *Hub) controlled(s *socketio.Socket, room string, version *uint64, fn func(lr *liveRoom) (any, error)) (any, error) {
+	lr, err := h.member(s, room)
+	if err != nil {
+		return nil, err
+	}
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	if err := mayControl(lr.room, userOf(s)); err != nil {
+		return nil, err
+	}
+	if err := stale(lr.room, version); err != nil {
+		return nil, err
+	}
+	return fn(lr)
+}
+
 // stale refuses a command based on another version of the room.
 func stale(r tandem.Room, version *uint64) error {
 	if version != nil && *version != r.Version {
@@ -142,30 +161,23 @@ func (h *Hub) setShuffle(s *socketio.Socket, payload json.RawMessage) (any, erro
 	if err := decode(payload, &req); err != nil {
 		return nil, err
 	}
-	lr, err := h.member(s, req.Room)
-	if err != nil {
-		return nil, err
-	}
-	lr.mu.Lock()
-	defer lr.mu.Unlock()
-	if err := mayControl(lr.room, userOf(s)); err != nil {
-		return nil, err
-	}
-	r, err := h.update(lr, func(r *tandem.Room) error {
-		r.Shuffle = req.Shuffle
-		if req.Shuffle {
-			r.Seed = rand.Uint64()
+	return h.controlled(s, req.Room, nil, func(lr *liveRoom) (any, error) {
+		r, err := h.update(lr, func(r *tandem.Room) error {
+			r.Shuffle = req.Shuffle
+			if req.Shuffle {
+				r.Seed = rand.Uint64()
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		return nil
+		h.emit(r.Name, protocol.EventRoom, roomInfo(r))
+		if err := h.emitQueueLocked(lr); err != nil {
+			return nil, err
+		}
+		return protocol.VersionAck{Ack: protocol.OK(), Version: r.Version}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	h.emit(r.Name, protocol.EventRoom, roomInfo(r))
-	if err := h.emitQueueLocked(lr); err != nil {
-		return nil, err
-	}
-	return protocol.VersionAck{Ack: protocol.OK(), Version: r.Version}, nil
 }
 
 func (h *Hub) next(s *socketio.Socket, payload json.RawMessage) (any, error) {
@@ -187,24 +199,19 @@ func (h *Hub) step(s *socketio.Socket, payload json.RawMessage, dir int) (any, e
 	if err := decode(payload, &req); err != nil {
 		return nil, err
 	}
-	lr, err := h.member(s, req.Room)
-	if err != nil {
-		return nil, err
-	}
-	lr.mu.Lock()
-	defer lr.mu.Unlock()
-	if err := mayControl(lr.room, userOf(s)); err != nil {
-		return nil, err
-	}
-	if err := stale(lr.room, req.Version); err != nil {
-		return nil, err
-	}
+	return h.controlled(s, req.Room, req.Version, func(lr *liveRoom) (any, error) {
+		return h.stepLocked(s, lr, req.Room, dir)
+	})
+}
+
+// stepLocked is step on a room whose lock is held.
+func (h *Hub) stepLocked(s *socketio.Socket, lr *liveRoom, room string, dir int) (any, error) {
 	q, err := h.queue(lr.room)
 	if err != nil {
 		return nil, err
 	}
 	if len(q) == 0 {
-		return nil, tandem.Errorf(tandem.ECONFLICT, "room %q has an empty queue", req.Room)
+		return nil, tandem.Errorf(tandem.ECONFLICT, "room %q has an empty queue", room)
 	}
 	p := lr.room.Playback
 	at := h.now().Add(h.leadLocked(lr))
@@ -218,7 +225,7 @@ func (h *Hub) step(s *socketio.Socket, payload json.RawMessage, dir int) (any, e
 	case i+dir < 0:
 		target = q[i] // before the first: restart it
 	case i+dir >= len(q):
-		return nil, tandem.Errorf(tandem.ECONFLICT, "no entry after the last one in room %q", req.Room)
+		return nil, tandem.Errorf(tandem.ECONFLICT, "no entry after the last one in room %q", room)
 	default:
 		target = q[i+dir]
 	}
