@@ -40,12 +40,28 @@ type RedeemResponse struct {
 // http(s)://HOST:PORT/invite/CODE for a browser, which shows how to join.
 // The player takes either.
 func InviteLinks(publicURL, code string) (app, web string, err error) {
+	return links(publicURL, InvitePath, code)
+}
+
+// links returns a code's two links under path on the hub whose public
+// address is publicURL: tandem://HOST:PORT/path/CODE for the player and
+// http(s)://HOST:PORT/path/CODE for a browser.
+func links(publicURL, path, code string) (app, web string, err error) {
 	u, err := url.Parse(strings.TrimSuffix(publicURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 		return "", "", fmt.Errorf("hub: public URL %q: want http(s)://HOST[:PORT]", publicURL)
 	}
 	code = url.PathEscape(code)
-	return "tandem://" + u.Host + InvitePath + code, u.Scheme + "://" + u.Host + InvitePath + code, nil
+	return "tandem://" + u.Host + path + code, u.Scheme + "://" + u.Host + path + code, nil
+}
+
+// plainPage sets the headers of the hub's small text pages: not cached,
+// no referrer, no type sniffing.
+func plainPage(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 }
 
 // looksLikeInviteCode reports whether s looks like an invite code (base64url, at
@@ -77,10 +93,7 @@ func (h *Hub) invitePage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "this hub's public address is misconfigured", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	plainPage(w)
 	fmt.Fprintf(w, `You are invited to listen to music with friends on Tandem.
 
 To join, start the Tandem player with this invite and the name your

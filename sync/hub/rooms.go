@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -451,12 +450,7 @@ func decodeEmpty(payload json.RawMessage) error {
 // for the player and http(s)://HOST:PORT/join/CODE for a browser. base is
 // the hub's public address.
 func RoomLinks(base, code string) (app, web string, err error) {
-	u, err := url.Parse(base)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return "", "", fmt.Errorf("hub: room links: public address %q is not http(s)://HOST[:PORT]", base)
-	}
-	path := "/join/" + url.PathEscape(code)
-	return "tandem://" + u.Host + path, u.Scheme + "://" + u.Host + path, nil
+	return links(base, "/join/", code)
 }
 
 // joinPage serves GET /join/CODE: a plain page that tells a friend who
@@ -474,10 +468,7 @@ func (h *Hub) joinPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "this hub's public address is misconfigured", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	plainPage(w)
 	fmt.Fprintf(w, `You are invited to listen together in a Tandem room.
 
 If you already use this hub, start the Tandem player with:
