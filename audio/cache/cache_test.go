@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,6 +22,7 @@ import (
 
 	"tandem/audio"
 	"tandem/internal/hubmedia"
+	"tandem/internal/testhub"
 	"tandem/store"
 	"tandem/sync/hub"
 )
@@ -219,103 +219,18 @@ func TestFetchVerifiesAndOpens(t *testing.T) {
 	}
 }
 
-// cutter is a TCP proxy in front of the hub that cuts the first
-// connection on which the hub has sent more than limit bytes.
-type cutter struct {
-	ln     net.Listener
-	target string
-	limit  int64
-	cut    atomic.Bool
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func newCutter(t *testing.T, target string, limit int64) *cutter {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cutter{ln: ln, target: strings.TrimPrefix(target, "http://"), limit: limit}
-	c.wg.Add(1)
-	go c.accept()
-	t.Cleanup(c.close)
-	return c
-}
-
-func (c *cutter) url() string { return "http://" + c.ln.Addr().String() }
-
-func (c *cutter) close() {
-	c.ln.Close()
-	c.mu.Lock()
-	for _, conn := range c.conns {
-		conn.Close()
-	}
-	c.mu.Unlock()
-	c.wg.Wait()
-}
-
-func (c *cutter) accept() {
-	defer c.wg.Done()
-	for {
-		down, err := c.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", c.target)
-		if err != nil {
-			down.Close()
-			continue
-		}
-		c.mu.Lock()
-		c.conns = append(c.conns, down, up)
-		c.mu.Unlock()
-		c.wg.Add(2)
-		go func() { // client to hub
-			defer c.wg.Done()
-			defer up.Close()
-			io.Copy(up, down)
-		}()
-		go func() { // hub to client, counted
-			defer c.wg.Done()
-			defer down.Close()
-			defer up.Close()
-			var sent int64
-			buf := make([]byte, 1024)
-			for {
-				n, err := up.Read(buf)
-				if n > 0 {
-					if !c.cut.Load() && sent+int64(n) > c.limit {
-						down.Write(buf[:c.limit-sent])
-						c.cut.Store(true)
-						return
-					}
-					sent += int64(n)
-					if _, err := down.Write(buf[:n]); err != nil {
-						return
-					}
-				}
-				if err != nil {
-					return
-				}
-			}
-		}()
-	}
-}
-
 func TestResumeAfterCutConnection(t *testing.T) {
 	url, tok := newHub(t, nil)
 	id, data := upload(t, url, tok, "tagged.flac")
-	proxy := newCutter(t, url, 8000)
+	proxy := testhub.NewCutter(t, url, 8000, testhub.FromHub)
 	rg := &ranges{}
 	client := &http.Client{Transport: rg}
 	defer client.CloseIdleConnections()
-	c := openCache(t, Options{Dir: t.TempDir(), URL: proxy.url(), Token: tok, Client: client})
+	c := openCache(t, Options{Dir: t.TempDir(), URL: proxy.URL(), Token: tok, Client: client})
 	if err := c.Fetch(testCtx(t), id); err != nil {
 		t.Fatal(err)
 	}
-	if !proxy.cut.Load() {
+	if !proxy.Cut() {
 		t.Fatal("the proxy never cut the connection")
 	}
 	got := rg.list()

@@ -6,14 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 
 	"tandem"
 	"tandem/internal/hubmedia"
+	"tandem/internal/testhub"
 	"tandem/store"
 	"tandem/sync/event"
 	"tandem/sync/hub"
@@ -52,97 +51,6 @@ func newHub(t *testing.T) (string, *store.DB, string) {
 		t.Fatal(err)
 	}
 	return ts.URL, db, tok
-}
-
-// cutter is a TCP proxy in front of the hub that cuts the first
-// connection on which the client has sent more than limit bytes, in the
-// middle of whatever it was sending.
-type cutter struct {
-	ln     net.Listener
-	target string
-	limit  int64
-	cut    atomic.Bool
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func newCutter(t *testing.T, target string, limit int64) *cutter {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cutter{ln: ln, target: target, limit: limit}
-	c.wg.Add(1)
-	go c.accept()
-	t.Cleanup(c.close)
-	return c
-}
-
-func (c *cutter) url() string { return "http://" + c.ln.Addr().String() }
-
-func (c *cutter) track(conns ...net.Conn) {
-	c.mu.Lock()
-	c.conns = append(c.conns, conns...)
-	c.mu.Unlock()
-}
-
-func (c *cutter) close() {
-	c.ln.Close()
-	c.mu.Lock()
-	for _, conn := range c.conns {
-		conn.Close()
-	}
-	c.mu.Unlock()
-	c.wg.Wait()
-}
-
-func (c *cutter) accept() {
-	defer c.wg.Done()
-	for {
-		down, err := c.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", c.target)
-		if err != nil {
-			down.Close()
-			continue
-		}
-		c.track(down, up)
-		c.wg.Add(2)
-		go func() { // client to hub, counted
-			defer c.wg.Done()
-			defer up.Close()
-			defer down.Close()
-			var sent int64
-			buf := make([]byte, 4096)
-			for {
-				n, err := down.Read(buf)
-				if n > 0 {
-					if !c.cut.Load() && sent+int64(n) > c.limit {
-						// Forward up to the limit, then cut both sides.
-						up.Write(buf[:c.limit-sent])
-						c.cut.Store(true)
-						return
-					}
-					sent += int64(n)
-					if _, err := up.Write(buf[:n]); err != nil {
-						return
-					}
-				}
-				if err != nil {
-					return
-				}
-			}
-		}()
-		go func() { // hub to client
-			defer c.wg.Done()
-			defer down.Close()
-			io.Copy(down, up)
-		}()
-	}
 }
 
 type roundTrip func(*http.Request) (*http.Response, error)
@@ -226,7 +134,7 @@ func TestUpload(t *testing.T) {
 func TestUploadResumesAfterCut(t *testing.T) {
 	url, _, tok := newHub(t)
 	data := readFixture(t, "tagged.wav")
-	proxy := newCutter(t, url[len("http://"):], 20000)
+	proxy := testhub.NewCutter(t, url, 20000, testhub.ToHub)
 	var offsets []string // of the PATCH requests
 	client := &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
 		if r.Method == http.MethodPatch {
@@ -235,7 +143,7 @@ func TestUploadResumesAfterCut(t *testing.T) {
 		return http.DefaultTransport.RoundTrip(r)
 	})}
 	defer client.CloseIdleConnections()
-	u := New(bytes.NewReader(data), int64(len(data)), Options{URL: proxy.url(), Token: tok, Client: client, RetryDelay: 10 * time.Millisecond})
+	u := New(bytes.NewReader(data), int64(len(data)), Options{URL: proxy.URL(), Token: tok, Client: client, RetryDelay: 10 * time.Millisecond})
 	rec := record(u)
 	var sessions []string
 	Progress.On(u.Emitter(), func(ProgressInfo) { sessions = append(sessions, u.Session()) })
@@ -243,7 +151,7 @@ func TestUploadResumesAfterCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !proxy.cut.Load() {
+	if !proxy.Cut() {
 		t.Fatal("the proxy never cut the connection")
 	}
 	// The first PATCH was cut; the last went on from what the hub kept.
