@@ -11,7 +11,7 @@ GO ?= go
 # Fyne's X11 build, ALSA for oto, and the end-to-end tools.
 DEB_BUILD := gcc pkg-config libgl1-mesa-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev libasound2-dev
 DEB_TEST  := xvfb x11-utils libgl1-mesa-dri xdotool imagemagick x11-apps pulseaudio pulseaudio-utils libasound2-plugins nodejs npm \
-             lame flac vorbis-tools sox
+             lame flac vorbis-tools sox dbus-daemon desktop-file-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all run test build deps deps-build deps-test hub player vet bench fuzz clean
@@ -59,13 +59,13 @@ run: build
 
 vet:
 	$(GO) vet -tags $(TAGS) ./...
-	CGO_ENABLED=0 $(GO) vet -tags $(TAGS) ./ui ./player ./audio ./assets ./store ./sync/... ./cmd/hub
+	CGO_ENABLED=0 $(GO) vet -tags $(TAGS) ./ui ./player/... ./desktop/... ./audio ./assets ./store ./sync/... ./cmd/hub
 
 # test runs every test: vet, unit, integration, interop and the end-to-end
 # smoke test of the real player under Xvfb, all with the race detector.
 test: deps-test build vet
-	CGO_ENABLED=0 $(GO) test -tags $(TAGS) ./ui ./player
-	TANDEM_PLAYER_BIN=$(CURDIR)/bin/player TANDEM_HUB_BIN=$(CURDIR)/bin/hub TANDEM_ARTIFACTS=$(CURDIR)/artifacts \
+	CGO_ENABLED=0 $(GO) test -tags $(TAGS) ./ui ./player/... ./desktop/...
+	TANDEM_PLAYER_BIN=$(CURDIR)/bin/player TANDEM_HUB_BIN=$(CURDIR)/bin/hub TANDEM_ARTIFACTS=$(CURDIR)/artifacts TANDEM_REQUIRE_DBUS=1 \
 	  $(GO) test -race -count=1 -tags $(TAGS) -timeout 20m ./...
 	@for f in $(FUZZ_TARGETS); do pkg=$${f%%:*}; fn=$${f##*:}; \
 	  echo "fuzz $$fn in $$pkg for $(FUZZTIME_SHORT)"; \

@@ -3,6 +3,7 @@ package player
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"tandem"
@@ -56,21 +57,15 @@ func (c *Core) bridge() {
 
 func (c *Core) command(name string, fn func(ctx context.Context) error) {
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
 		event.Error.Emit(c.em, errClosed)
 		return
 	}
-	c.wg.Add(1)
-	c.mu.Unlock()
-	go func() {
-		defer c.wg.Done()
-		ctx, cancel := context.WithTimeout(c.ctx, commandTimeout)
-		defer cancel()
-		if err := fn(ctx); err != nil {
-			event.Error.Emit(c.em, fmt.Errorf("player: %s: %w", name, err))
-		}
-	}()
+	c.background(fn, func(err error) {
+		event.Error.Emit(c.em, fmt.Errorf("player: %s: %w", name, err))
+	})
 }
 
 // roomHandlers turns the hub's events into Hub events on the emitter.
@@ -81,17 +76,37 @@ func (c *Core) roomHandlers() room.Handlers {
 			c.queue = st.Queue
 			c.indexTracksLocked(st.Queue)
 			c.members = st.Members
+			if st.You != "" {
+				c.me = st.You
+			}
+			if st.Room != c.joinedRoom {
+				// Another room: its versions start again, so the
+				// follower's do from a new epoch.
+				c.joinedRoom = st.Room
+				c.epoch++
+			}
+			v := c.epoch<<epochShift + st.Version
 			c.mu.Unlock()
+			State.Emit(c.em, "room")
 			State.Emit(c.em, "queue")
 			Members.Emit(c.em, st.Members)
+			c.refreshRooms()
 			c.loadPlaylists()
-			// A late joiner comes in at the group's current position.
 			np := st.NowPlaying
 			if np.TrackID == "" {
+				// A room with nothing playing: stop what the last one
+				// played, if anything.
+				if c.audio.Current() != "" {
+					c.applyMu.Lock()
+					c.ctl.Follow(follow.Timeline{Version: v})
+					c.applyMu.Unlock()
+					State.Emit(c.em, "playback")
+				}
 				return
 			}
+			// A late joiner comes in at the group's current position.
 			origin := c.room.Local(np.StartAt).Add(-protocol.Dur(np.Position))
-			tl := timeline(np, st.Version)
+			tl := timeline(np, v)
 			ChangeTrack.Emit(c.em, TrackChange{Origin: Hub, Room: st.Room, EntryID: np.EntryID, TrackID: np.TrackID,
 				Version: st.Version, StartAt: origin, Timeline: tl})
 			if np.State != tandem.Playing {
@@ -102,12 +117,12 @@ func (c *Core) roomHandlers() room.Handlers {
 		ChangeTrack: func(ev protocol.ChangeTrack, startAt time.Time) {
 			ChangeTrack.Emit(c.em, TrackChange{Origin: Hub, Room: ev.Room, EntryID: ev.EntryID, TrackID: ev.TrackID,
 				By: ev.By, Version: ev.Version, StartAt: startAt,
-				Timeline: follow.Timeline{Playing: true, StartAt: ev.StartAt, Version: ev.Version}})
+				Timeline: follow.Timeline{Playing: true, StartAt: ev.StartAt, Version: c.followVersion(ev.Version)}})
 		},
 		Playback: func(ev protocol.PlaybackEvent, startAt time.Time) {
 			Playback.Emit(c.em, PlaybackChange{Origin: Hub, Room: ev.Room, State: ev.State,
 				Position: protocol.Dur(ev.Position), StartAt: startAt, By: ev.By, Version: ev.Version,
-				Timeline: timeline(ev.Playback, ev.Version)})
+				Timeline: timeline(ev.Playback, c.followVersion(ev.Version))})
 		},
 		Presence: func(p protocol.Presence) {
 			c.mu.Lock()
@@ -119,13 +134,36 @@ func (c *Core) roomHandlers() room.Handlers {
 			c.mu.Lock()
 			c.queue = ev.Queue
 			c.indexTracksLocked(ev.Queue)
+			known := ev.PlaylistID == "" || slices.ContainsFunc(c.playlists, func(p protocol.Playlist) bool { return p.ID == ev.PlaylistID })
 			c.mu.Unlock()
 			State.Emit(c.em, "queue")
+			State.Emit(c.em, "playlists")
+			if !known {
+				// A playlist made since the core listed them: list it too.
+				c.background(func(ctx context.Context) error {
+					c.addPlaylist(ctx, protocol.Playlist{ID: ev.PlaylistID})
+					return nil
+				}, nil)
+			}
 		},
 		Playlist: c.onPlaylist,
+		Room: func(protocol.RoomInfo) {
+			State.Emit(c.em, "room")
+			c.refreshRooms()
+		},
+		Removed:  c.onRemoved,
+		Friends:  c.setFriends,
+		Activity: func(items []tandem.Activity) { c.addActivity(items, false) },
 		Connection: func(connected bool, err error) {
 			if connected {
 				c.setConnErr(nil)
+				// After every (re)connection: what may have changed
+				// meanwhile, and the edits made meanwhile.
+				c.refreshFriends()
+				c.flush()
+				if c.room.RoomName() == "" {
+					c.refreshRooms()
+				}
 			} else {
 				c.setConnErr(err)
 			}
@@ -134,7 +172,7 @@ func (c *Core) roomHandlers() room.Handlers {
 }
 
 // timeline converts the hub's playback to the timeline a follow.Controller
-// follows.
+// follows; version is the follower's (Core.followVersion).
 func timeline(np protocol.Playback, version uint64) follow.Timeline {
 	return follow.Timeline{Playing: np.State == tandem.Playing, Position: protocol.Dur(np.Position),
 		StartAt: np.StartAt, Version: version}

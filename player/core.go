@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -40,7 +41,15 @@ type Audio interface {
 	Duration() time.Duration
 	Current() string
 	Playing() bool
+	// Muted reports that no output device could be opened: the engine
+	// plays, silently, to keep time.
 	Muted() bool
+	// Volume and SetVolume are the volume control, from 0 to 1 on the
+	// perceptual curve; SetMuted is the user's mute, which silences the
+	// output and keeps time.
+	Volume() float64
+	SetVolume(v float64)
+	SetMuted(m bool)
 }
 
 // Library opens a track's bytes by id.
@@ -50,14 +59,18 @@ type Library interface {
 
 // Config configures a Core.
 type Config struct {
-	HubURL  string
-	Token   string
-	Name    string // display name, used with a shared guest token
-	Room    string
-	Code    string // the room's invite code, to join it as a new member
-	Audio   Audio
-	Library Library
-	Logger  *slog.Logger
+	HubURL string
+	// PublicURL is the hub's address for friends, when it differs from
+	// HubURL (a player's built-in hub: HubURL is loopback, PublicURL the
+	// LAN address); invite and track links are built from it.
+	PublicURL string
+	Token     string
+	Name      string // display name, used with a shared guest token
+	Room      string
+	Code      string // the room's invite code, to join it as a new member
+	Audio     Audio
+	Library   Library
+	Logger    *slog.Logger
 	// Hosting, when set, is shown first in the status line, for example
 	// how friends join the hub this player runs.
 	Hosting string
@@ -79,7 +92,12 @@ type Core struct {
 
 	ctx    context.Context // ends at Close; bounds the bridge's commands and the follower's ticks
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // the bridge's command goroutines
+	wg     sync.WaitGroup // the bridge's command goroutines, the outbox's sender, artwork fetches
+
+	http *http.Client // artwork and track metadata from the hub, with its own transport
+	art  artCache     // player/art.go
+	// opPrefix makes this core's playlist op ids unique (player/outbox.go).
+	opPrefix string
 
 	// ctl keeps the audio engine on the room's timeline; the follower
 	// hands it the hub's timelines and ticks it every tickEvery on its own
@@ -99,6 +117,28 @@ type Core struct {
 	connErr   string
 	lastErr   string
 	closed    bool
+	// The user's name as the hub reports it; "" until the first join.
+	me string
+	// room is the room the core last joined, and epoch counts the
+	// changes of room: the follower's timeline versions are epoch<<40 +
+	// the room's version, since a new room's versions start again.
+	joinedRoom string
+	epoch      uint64
+	// The rooms this user is a member of, every friend with when their
+	// state last changed (as seen here) and the state then, the feed.
+	rooms     []protocol.RoomInfo
+	friends   []protocol.Friend
+	since     map[string]time.Time
+	seen      map[string]string
+	activity  []tandem.Activity
+	userMuted bool
+	// The playlist edits not yet acknowledged by the hub, in order, and
+	// whether the sender runs (player/outbox.go).
+	outbox   []edit
+	opSeq    uint64
+	flushing bool
+	// Track ids whose metadata is being fetched (Friends' "Listening").
+	looking map[string]bool
 	// What the player last told the room about buffering: the track it
 	// is still getting ready ("" when none), and a sequence number so
 	// that only the latest report goes out.
@@ -115,7 +155,10 @@ func New(cfg Config) *Core {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Core{cfg: cfg, log: log, audio: cfg.Audio, lib: cfg.Library, now: cfg.Now,
-		ctx: ctx, cancel: cancel, tracks: map[string]*protocol.Track{}, ticked: make(chan struct{})}
+		ctx: ctx, cancel: cancel, tracks: map[string]*protocol.Track{}, ticked: make(chan struct{}),
+		http:     &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second},
+		art:      newArtCache(artCacheSize),
+		opPrefix: newOpPrefix(), since: map[string]time.Time{}, seen: map[string]string{}, looking: map[string]bool{}}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -236,6 +279,7 @@ func (c *Core) Close() error {
 	err := c.room.Close()
 	c.wg.Wait()
 	<-c.ticked
+	c.http.CloseIdleConnections()
 	return err
 }
 
@@ -274,26 +318,33 @@ func (c *Core) setLastErr(err error) {
 	State.Emit(c.em, "error")
 }
 
-// queueID is the playlist id under which the room's queue is listed.
-const queueID = "queue"
-
-// Playlists lists the room's queue, then the hub's playlists.
+// Playlists lists the room's queue, then the hub's playlists. The queue
+// is editable when the room plays a playlist this user may edit, or has
+// none yet (AddTracks then makes one).
 func (c *Core) Playlists() []PlaylistItem {
+	info := c.room.State().Info
+	name := c.room.RoomName()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := []PlaylistItem{{ID: queueID, Name: "Room: " + c.room.RoomName()}}
+	q := PlaylistItem{ID: QueueID, Name: "Room: " + name, Editable: name != "" && info.Playlist == "", Count: len(c.queue)}
+	out := []PlaylistItem{q}
 	for _, p := range c.playlists {
-		out = append(out, PlaylistItem{ID: p.ID, Name: p.Name})
+		it := PlaylistItem{ID: p.ID, Name: p.Name, Owner: p.Owner, Collaborative: p.Collaborative,
+			Editable: p.Collaborative || (c.me != "" && p.Owner == c.me), Count: len(p.Entries)}
+		if p.ID == info.Playlist {
+			out[0].Owner, out[0].Collaborative, out[0].Editable = it.Owner, it.Collaborative, it.Editable
+		}
+		out = append(out, it)
 	}
 	return out
 }
 
-// Rows returns a playlist's entries, or the room's queue for "queue".
+// Rows returns a playlist's entries, or the room's queue for QueueID.
 func (c *Core) Rows(playlistID string) []Row {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var es []protocol.Entry
-	if playlistID == queueID {
+	if playlistID == QueueID {
 		es = c.queue
 	} else {
 		for _, p := range c.playlists {
@@ -306,28 +357,11 @@ func (c *Core) Rows(playlistID string) []Row {
 	for _, e := range es {
 		r := Row{EntryID: e.ID, TrackID: e.TrackID, User: e.AddedBy, Date: e.AddedAt, Song: e.TrackID[:min(8, len(e.TrackID))]}
 		if t := c.tracks[e.TrackID]; t != nil {
-			r.Song, r.Artist = t.Title, t.Artist
+			r.Song, r.Artist, r.Album, r.Length = t.Title, t.Artist, t.Album, protocol.Dur(t.Duration)
 		}
 		rows = append(rows, r)
 	}
 	return rows
-}
-
-// Friends lists the room's members and what each is playing: the room's
-// track while it plays, since the whole room listens together.
-func (c *Core) Friends() []Friend {
-	np := c.room.State().NowPlaying
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	listening := ""
-	if t := c.tracks[np.TrackID]; t != nil && np.State == tandem.Playing {
-		listening = t.Title + " — " + t.Artist
-	}
-	out := make([]Friend, 0, len(c.members))
-	for _, m := range c.members {
-		out = append(out, Friend{Name: m.Name, Listening: listening, Buffering: m.Buffering})
-	}
-	return out
 }
 
 // Now returns what the room plays now, as this player hears it: the
@@ -341,7 +375,7 @@ func (c *Core) Now() NowPlaying {
 	if id == "" {
 		id = c.audio.Current()
 	}
-	np := NowPlaying{EntryID: tl.EntryID, Playing: tl.State == tandem.Playing}
+	np := NowPlaying{EntryID: tl.EntryID, TrackID: id, Playing: tl.State == tandem.Playing}
 	if st.Version == 0 && tl.TrackID == "" {
 		// Not in a room yet: the engine's own state.
 		np.Playing, np.Position = c.audio.Playing(), c.audio.Position()
@@ -360,7 +394,7 @@ func (c *Core) Now() NowPlaying {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if t := c.tracks[id]; t != nil {
-		np.Title, np.Artist = t.Title, t.Artist
+		np.Title, np.Artist, np.Album, np.HasArt = t.Title, t.Artist, t.Album, t.Art != ""
 		if np.Duration == 0 {
 			np.Duration = protocol.Dur(t.Duration)
 		}

@@ -155,10 +155,10 @@ func TestChangeTrackReachesFriend(t *testing.T) {
 	if r, err := th.db.Room("lounge"); err != nil || r.Version != 1 {
 		t.Fatalf("room = %+v, %v; want version 1", r, err)
 	}
-	friends := b.Friends()
-	if len(friends) != 2 || friends[0].Name != "ann" || friends[0].Listening == "" {
-		t.Fatalf("bob's friends = %+v", friends)
-	}
+	waitFor(t, "bob's friends to show ann listening", func() bool {
+		friends := b.Friends()
+		return len(friends) == 1 && friends[0].Name == "ann" && friends[0].Online && friends[0].InRoom && friends[0].Listening == want.Song+" — "+want.Artist
+	})
 }
 
 func TestLateJoinerAndPause(t *testing.T) {

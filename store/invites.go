@@ -176,3 +176,38 @@ func (d *DB) Invites() ([]Invite, error) {
 	}
 	return out, nil
 }
+
+// RedeemRoomCode makes a new user called name, with a new token, for a
+// friend who holds a room's invite link, in one transaction. It is for
+// hubs whose room links admit newcomers (a player's built-in hub). An
+// unknown code is refused like an unknown invite (EFORBIDDEN), a taken name
+// with ECONFLICT. The user still joins the room with the code.
+func (d *DB) RedeemRoomCode(code, name string) (tandem.User, string, error) {
+	if err := ValidateName(name); err != nil {
+		return tandem.User{}, "", fmt.Errorf("store: redeem room code: %w", err)
+	}
+	token, tokenHash := newToken()
+	u := tandem.User{Name: name, CreatedAt: stamp(d.now())}
+	err := d.update(func(tx *bolt.Tx) error {
+		if code == "" || bucket(tx, bucketRoomCodes).Get([]byte(code)) == nil {
+			return refuseInvite(ErrInviteUnknown)
+		}
+		users := bucket(tx, bucketUsers)
+		if users.Get([]byte(name)) != nil {
+			return tandem.Errorf(tandem.ECONFLICT, "the name %q is taken; choose another", name)
+		}
+		uv, err := json.Marshal(u)
+		if err != nil {
+			return err
+		}
+		if err := users.Put([]byte(name), uv); err != nil {
+			return err
+		}
+		return bucket(tx, bucketTokens).Put(tokenHash, []byte(name))
+	})
+	if err != nil {
+		return tandem.User{}, "", fmt.Errorf("store: redeem room code: %w", err)
+	}
+	d.logger.Info("store user created from a room link", "user", name)
+	return u, token, nil
+}

@@ -175,3 +175,37 @@ func TestInviteRedeemConcurrent(t *testing.T) {
 		t.Errorf("%d users, want %d", len(users), uses)
 	}
 }
+
+func TestRedeemRoomCode(t *testing.T) {
+	d, _ := openClock(t)
+	if err := d.PutRoom(tandem.Room{Name: "lounge", Host: "ann", Code: "MZXW6YTBOI3DAMRQ"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CreateToken("ann"); err != nil {
+		t.Fatal(err)
+	}
+	u, token, err := d.RedeemRoomCode("MZXW6YTBOI3DAMRQ", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Name != "bob" {
+		t.Errorf("user %+v", u)
+	}
+	if got, err := d.Authenticate(token); err != nil || got.Name != "bob" {
+		t.Fatalf("the new token authenticates %+v (%v)", got, err)
+	}
+	// A taken name, an unknown code and a bad name change nothing.
+	if _, _, err := d.RedeemRoomCode("MZXW6YTBOI3DAMRQ", "ann"); tandem.ErrorCode(err) != tandem.ECONFLICT {
+		t.Errorf("taken name: %v", err)
+	}
+	if _, _, err := d.RedeemRoomCode("AAAAAAAAAAAAAAAA", "cat"); tandem.ErrorCode(err) != tandem.EFORBIDDEN || !errors.Is(err, ErrInviteUnknown) {
+		t.Errorf("unknown code: %v", err)
+	}
+	if _, _, err := d.RedeemRoomCode("MZXW6YTBOI3DAMRQ", " cat"); tandem.ErrorCode(err) != tandem.EINVALID {
+		t.Errorf("bad name: %v", err)
+	}
+	users, err := d.Users()
+	if err != nil || len(users) != 2 {
+		t.Errorf("users %+v (%v), want ann and bob", users, err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
@@ -16,6 +17,7 @@ import (
 
 	"tandem"
 	"tandem/player"
+	"tandem/player/settings"
 	"tandem/sync/event"
 )
 
@@ -25,38 +27,74 @@ const (
 	// pendingFor is how long the bar shows "…" after a local command that
 	// the hub has not answered yet.
 	pendingFor = 5 * time.Second
+	// seekStep is how far ← and → seek.
+	seekStep = 10 * time.Second
 )
 
-// Window is Tandem's main window. It fills a fyne.Window with the playlists,
-// the track table, the room's members, the now-playing bar and a status line.
+// Options are the window's optional parts.
+type Options struct {
+	// Uploads adds files to the hub; nil hides "Add files…" and drops.
+	Uploads Uploads
+	// Library is the user's own music; nil hides it.
+	Library Library
+	// Settings keeps the preferences and what the window remembers; nil
+	// keeps nothing.
+	Settings *settings.File
+	// Name is the user's name, to tell the user's own track changes from a
+	// friend's (notifications).
+	Name string
+	// Notify shows a desktop notification; nil means the Fyne app's.
+	Notify func(title, body string)
+	// Restart, when set, is offered after changing the hub or the name in
+	// the settings (they take effect at the next start).
+	Restart func()
+	Logger  *slog.Logger
+}
+
+// Window is Tandem's main window: the sidebar (library, playlists, rooms),
+// the track table, the friends pane, and the bottom bar.
 //
-// Activate and TogglePlay must be called on the Fyne UI goroutine (from a
-// widget callback or inside fyne.Do). Close may be called from any goroutine.
+// Its exported methods must be called on the Fyne UI goroutine (from a
+// widget callback or inside fyne.Do), except Close, which may be called
+// from any goroutine.
 type Window struct {
 	win  fyne.Window
 	core Core
 	em   *event.Emitter
+	opts Options
 	log  *slog.Logger
 
 	// Owned by the UI goroutine:
-	playlists []PlaylistItem
-	playlist  string // ID of the selected playlist, "" for none
-	rows      []Row
-	selected  int // selected row, -1 for none
-	friends   []Friend
-	now       NowPlaying
-	pendingAt time.Time // when a local command went out unanswered; zero for none
+	list       string // the list shown in the table: a playlist id, QueueID or LibraryID
+	lists      []PlaylistItem
+	rooms      []RoomItem
+	side       []sideItem
+	model      *rowModel
+	now        NowPlaying
+	friends    []Friend
+	activity   []Activity
+	room       RoomView
+	conn       Connection
+	pendingAt  time.Time // when a local command went out unanswered; zero for none
+	artTrack   string    // the track whose artwork is shown
+	seeking    bool      // the user drags the seek bar
+	roomDlg    *roomDialog
+	pendingAdd *pendingAdd // rows to add to a playlist being created
 
-	playlistList *widget.List
-	table        *trackTable
-	friendList   *widget.List
-	room         *widget.Label
-	title        *widget.Label
-	artist       *widget.Label
-	pending      *widget.Label
-	playButton   *widget.Button
-	progress     *widget.ProgressBar
-	status       *widget.Label
+	sidebar    *widget.List
+	listTitle  *widget.Label
+	filter     *widget.Entry
+	count      *widget.Label
+	table      *trackTable
+	uploads    *uploadsPanel
+	uploadsBox *fyne.Container
+	friendList *widget.List
+	feed       *widget.List
+	bar        *nowBar
+	banner     *fyne.Container
+	bannerText *widget.Label
+	syncLabel  *widget.Label
+	status     *widget.Label
 
 	listeners []event.Listener
 	stopTick  func()
@@ -67,16 +105,16 @@ type Window struct {
 }
 
 // NewWindow builds the window's content into w, titles it "Tandem", listens
-// on core's emitter and starts a ticker that refreshes the now-playing bar.
-// It selects the first playlist. Call Close when the window goes away.
-// A nil log discards.
-func NewWindow(w fyne.Window, core Core, log *slog.Logger) *Window {
+// on core's emitter and starts a ticker that refreshes the bottom bar. It
+// shows the room's queue first. Call Close when the window goes away.
+func NewWindow(w fyne.Window, core Core, opts Options) *Window {
 	t := time.NewTicker(tickEvery)
-	return newWindow(w, core, log, t.C, t.Stop)
+	return newWindow(w, core, opts, t.C, t.Stop)
 }
 
 // newWindow is NewWindow with the ticks given, so that tests drive them.
-func newWindow(w fyne.Window, core Core, log *slog.Logger, ticks <-chan time.Time, stopTick func()) *Window {
+func newWindow(w fyne.Window, core Core, opts Options, ticks <-chan time.Time, stopTick func()) *Window {
+	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -84,18 +122,22 @@ func newWindow(w fyne.Window, core Core, log *slog.Logger, ticks <-chan time.Tim
 		win:      w,
 		core:     core,
 		em:       core.Emitter(),
+		opts:     opts,
 		log:      log,
-		selected: -1,
+		list:     QueueID,
+		model:    newRowModel(),
 		stopTick: stopTick,
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
 	w.SetTitle("Tandem")
 	w.SetContent(ui.build())
-	w.Canvas().SetOnTypedKey(ui.typedKey)
-	if w.Canvas().Size().Width < 900 {
-		w.Resize(fyne.NewSize(1100, 680))
+	w.SetMainMenu(ui.mainMenu())
+	ui.shortcuts()
+	if opts.Uploads != nil {
+		w.SetOnDropped(ui.dropped)
 	}
+	ui.restore()
 
 	ui.refreshAll()
 	ui.listen()
@@ -103,118 +145,105 @@ func newWindow(w fyne.Window, core Core, log *slog.Logger, ticks <-chan time.Tim
 	return ui
 }
 
+// restore applies what the settings remember: the window's size, the
+// sort order, the theme and the volume.
+func (ui *Window) restore() {
+	size := fyne.NewSize(1200, 720)
+	if ui.opts.Settings != nil {
+		s := ui.opts.Settings.Get()
+		if s.Width >= 400 && s.Height >= 300 {
+			size = fyne.NewSize(s.Width, s.Height)
+		}
+		ui.model.setSort(SortOrder{Column: s.SortCol - 1, Desc: s.SortDesc})
+		applyTheme(s.Theme)
+		if s.Volume != nil {
+			ui.core.SetVolume(*s.Volume)
+		}
+	}
+	if ui.win.Canvas().Size().Width < 900 {
+		ui.win.Resize(size)
+	}
+}
+
+// save changes the settings, logging a failure.
+func (ui *Window) save(fn func(*settings.Settings)) {
+	if ui.opts.Settings == nil {
+		return
+	}
+	if err := ui.opts.Settings.Update(fn); err != nil {
+		ui.log.Warn("ui: save settings", "err", err)
+	}
+}
+
 // build makes the widgets and lays them out.
 func (ui *Window) build() fyne.CanvasObject {
-	// Left: playlists.
-	ui.playlistList = widget.NewList(
-		func() int { return len(ui.playlists) },
-		func() fyne.CanvasObject {
-			l := widget.NewLabel("Playlist name")
-			l.Truncation = fyne.TextTruncateEllipsis
-			return container.NewBorder(nil, nil, widget.NewIcon(theme.ListIcon()), nil, l)
-		},
-		func(id widget.ListItemID, o fyne.CanvasObject) {
-			if id < len(ui.playlists) {
-				o.(*fyne.Container).Objects[0].(*widget.Label).SetText(ui.playlists[id].Name)
-			}
-		})
-	ui.playlistList.OnSelected = func(id widget.ListItemID) {
-		if id < len(ui.playlists) && ui.playlists[id].ID != ui.playlist {
-			ui.playlist = ui.playlists[id].ID
-			ui.unselectRow()
-			ui.refreshRows()
-		}
-	}
-	left := container.NewBorder(heading("PLAYLISTS"), nil, nil, nil, ui.playlistList)
+	left := ui.buildSidebar()
 
-	// Centre: the selected playlist's tracks.
-	ui.table = newTrackTable()
-	ui.table.Length = func() (int, int) { return len(ui.rows), numCols }
-	ui.table.CreateCell = func() fyne.CanvasObject { return newTrackCell(ui.tapCell, ui.doubleTapCell) }
-	ui.table.UpdateCell = ui.updateCell
-	ui.table.CreateHeader = func() fyne.CanvasObject {
-		return widget.NewLabelWithStyle("ARTIST", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	// Centre: the shown list's tracks.
+	ui.listTitle = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	ui.listTitle.Truncation = fyne.TextTruncateEllipsis
+	ui.filter = widget.NewEntry()
+	ui.filter.SetPlaceHolder("Filter (Ctrl+F)")
+	ui.filter.OnChanged = func(q string) {
+		ui.model.setFilter(q)
+		ui.table.Refresh()
+		ui.refreshCount()
 	}
-	ui.table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
-		if id.Row < 0 && id.Col >= 0 && id.Col < numCols {
-			o.(*widget.Label).SetText(header(id.Col))
-		}
+	ui.count = widget.NewLabel("")
+	ui.count.SizeName = theme.SizeNameCaptionText
+	ui.table = newTrackTable(ui.model)
+	ui.table.onActivate = ui.Activate
+	ui.table.onEnter = func() { ui.Activate(ui.model.firstSelected()) }
+	ui.table.onMenu = ui.showRowMenu
+	ui.table.onSort = func(s SortOrder) {
+		ui.save(func(st *settings.Settings) { st.SortCol, st.SortDesc = s.Column+1, s.Desc })
 	}
-	// The window keeps the selected row and highlights all of it, so the
-	// Table's own one-cell selection is dropped as soon as it is made; the
-	// Table still tracks its keyboard focus.
-	ui.table.OnSelected = func(id widget.TableCellID) {
-		ui.table.Unselect(id)
-		if id.Row != ui.selected {
-			ui.selected = id.Row
-			ui.table.Refresh()
-		}
+	ui.table.playing = func(r Row) bool {
+		return r.EntryID != "" && r.EntryID == ui.now.EntryID || r.EntryID == "" && r.TrackID != "" && r.TrackID == ui.now.TrackID
 	}
-	ui.table.onEnter = func() { ui.Activate(ui.selected) }
+	ui.table.onKey = ui.tableKey
+	var tools []fyne.CanvasObject
+	if ui.opts.Uploads != nil {
+		tools = append(tools, widget.NewButtonWithIcon("Add files…", theme.ContentAddIcon(), ui.addFiles))
+	}
+	head := container.NewBorder(nil, nil, nil, container.NewHBox(append([]fyne.CanvasObject{ui.count}, tools...)...), ui.listTitle)
+	top := container.NewVBox(head, ui.filter)
+	centre := fyne.CanvasObject(container.NewBorder(top, nil, nil, nil, ui.table))
+	if ui.opts.Uploads != nil {
+		ui.uploads = newUploadsPanel(ui.opts.Uploads, ui.addFiles)
+		ui.uploadsBox = container.NewGridWrap(fyne.NewSize(10, 160), ui.uploads.Object())
+		ui.uploadsBox.Layout = layout.NewStackLayout()
+		split := container.NewVSplit(centre, ui.uploadsBox)
+		split.Offset = 0.72
+		ui.uploadsBox.Hide()
+		centre = container.NewBorder(nil, nil, nil, nil, split)
+	}
 
-	// Right: who is in the room.
-	ui.room = heading("ROOM")
-	ui.friendList = widget.NewList(
-		func() int { return len(ui.friends) },
-		func() fyne.CanvasObject {
-			name := widget.NewLabelWithStyle("Friend name", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-			name.Truncation = fyne.TextTruncateEllipsis
-			listening := widget.NewLabel("Title — Artist")
-			listening.Truncation = fyne.TextTruncateEllipsis
-			listening.SizeName = theme.SizeNameCaptionText
-			return container.NewBorder(nil, nil, widget.NewIcon(theme.AccountIcon()), nil,
-				container.NewVBox(name, listening))
-		},
-		func(id widget.ListItemID, o fyne.CanvasObject) {
-			if id >= len(ui.friends) {
-				return
-			}
-			f := ui.friends[id]
-			box := o.(*fyne.Container).Objects[0].(*fyne.Container)
-			box.Objects[0].(*widget.Label).SetText(f.Name)
-			listening := box.Objects[1].(*widget.Label)
-			if f.Buffering {
-				listening.TextStyle.Italic = true
-				listening.SetText("buffering…")
-			} else if f.Listening == "" {
-				listening.TextStyle.Italic = true
-				listening.SetText("idle")
-			} else {
-				listening.TextStyle.Italic = false
-				listening.SetText("♪ " + f.Listening)
-			}
-		})
-	ui.friendList.HideSeparators = true
-	right := container.NewBorder(ui.room, nil, nil, nil, ui.friendList)
+	right := ui.buildFriends()
 
-	// Bottom: the now-playing bar and the status line.
-	ui.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	ui.title.Truncation = fyne.TextTruncateEllipsis
-	ui.artist = widget.NewLabel("")
-	ui.artist.Truncation = fyne.TextTruncateEllipsis
-	ui.pending = widget.NewLabel("")
-	ui.playButton = widget.NewButtonWithIcon("", theme.MediaPlayIcon(), ui.TogglePlay)
-	ui.playButton.Importance = widget.HighImportance
-	ui.progress = widget.NewProgressBar()
-	ui.progress.TextFormatter = ui.progressText
-	labels := container.NewVBox(ui.title, ui.artist)
-	// The labels truncate, so give them a fixed share of the bar's width.
-	track := container.NewGridWrap(fyne.NewSize(260, labels.MinSize().Height), labels)
-	bar := container.NewBorder(nil, nil,
-		container.NewHBox(container.NewCenter(ui.playButton), track, container.NewCenter(ui.pending)), nil,
-		container.NewVBox(layout.NewSpacer(), ui.progress, layout.NewSpacer()))
+	ui.bar = newNowBar(ui)
+	ui.bannerText = widget.NewLabel("")
+	ui.bannerText.Wrapping = fyne.TextWrapWord
+	bannerBG := canvas.NewRectangle(theme.Color(theme.ColorNameWarning))
+	bannerBG.CornerRadius = 4
+	ui.banner = container.NewStack(bannerBG, container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()),
+		widget.NewButtonWithIcon("Retry now", theme.ViewRefreshIcon(), ui.core.Retry), ui.bannerText))
+	ui.banner.Hide()
 
+	ui.syncLabel = widget.NewLabel("")
+	ui.syncLabel.SizeName = theme.SizeNameCaptionText
 	ui.status = widget.NewLabel("")
-	ui.status.Selectable = true // so the join command can be copied
+	ui.status.Selectable = true // so the join line and errors can be copied
 	ui.status.Wrapping = fyne.TextWrapWord
 	ui.status.SizeName = theme.SizeNameCaptionText
 
-	inner := container.NewHSplit(ui.table, right)
-	inner.Offset = 0.75
+	inner := container.NewHSplit(centre, right)
+	inner.Offset = 0.76
 	outer := container.NewHSplit(left, inner)
-	outer.Offset = 0.2
-	bottom := container.NewVBox(widget.NewSeparator(), container.NewPadded(bar), ui.status)
-	return container.NewBorder(nil, bottom, nil, nil, outer)
+	outer.Offset = 0.17
+	bottom := container.NewVBox(widget.NewSeparator(), container.NewPadded(ui.bar.object()),
+		container.NewBorder(nil, nil, ui.syncLabel, nil, ui.status))
+	return container.NewBorder(ui.banner, bottom, nil, nil, outer)
 }
 
 // heading is a pane's bold title.
@@ -234,7 +263,10 @@ func (ui *Window) listen() {
 	ui.listeners = []event.Listener{
 		player.ChangeTrack.On(ui.em, func(c player.TrackChange) {
 			if c.Origin == player.Hub {
-				do(ui.hubChanged)
+				do(func() {
+					ui.hubChanged()
+					ui.notifyChange(c)
+				})
 			}
 		}),
 		player.Playback.On(ui.em, func(p player.PlaybackChange) {
@@ -243,11 +275,14 @@ func (ui *Window) listen() {
 			}
 		}),
 		player.Members.On(ui.em, func([]tandem.Member) { do(ui.refreshFriends) }),
-		player.State.On(ui.em, func(string) { do(ui.refreshAll) }),
+		player.State.On(ui.em, func(what string) {
+			do(func() { ui.refresh(what) })
+		}),
+		event.Error.On(ui.em, func(error) { do(ui.refreshStatus) }),
 	}
 }
 
-// tick refreshes the now-playing bar at every tick until Close.
+// tick refreshes the bottom bar at every tick until Close.
 func (ui *Window) tick(ticks <-chan time.Time) {
 	defer close(ui.done)
 	for {
@@ -258,15 +293,18 @@ func (ui *Window) tick(ticks <-chan time.Time) {
 			fyne.Do(func() {
 				if !ui.closed.Load() {
 					ui.refreshNow()
+					ui.refreshConnection()
+					ui.refreshSync()
 				}
 			})
 		}
 	}
 }
 
-// Close removes the window's listeners from the emitter and stops its
-// ticker, and returns once the ticker's goroutine has returned. It leaves
-// the fyne.Window itself to the caller. Close is idempotent.
+// Close removes the window's listeners from the emitter, stops its ticker
+// and saves the window's size, and returns once the ticker's goroutine has
+// returned. It leaves the fyne.Window itself to the caller. Close is
+// idempotent.
 func (ui *Window) Close() {
 	ui.closeOnce.Do(func() {
 		ui.closed.Store(true)
@@ -276,17 +314,28 @@ func (ui *Window) Close() {
 		ui.stopTick()
 		close(ui.quit)
 		<-ui.done
+		if s := ui.win.Canvas().Size(); s.Width >= 400 && s.Height >= 300 {
+			ui.save(func(st *settings.Settings) { st.Width, st.Height = s.Width, s.Height })
+		}
 	})
 }
 
-// Activate asks the room to play the given row of the table: it emits
-// player.ChangeTrack with Origin Local. A double tap on a row and Enter on
-// the selected row both call it. Rows out of range are ignored.
+// Activate plays a shown row of the table: an entry of the room's queue
+// or of a playlist through player.ChangeTrack (Origin Local); a file of the
+// library through Uploads, which plays it once the hub has it. Rows out of
+// range are ignored.
 func (ui *Window) Activate(row int) {
-	if row < 0 || row >= len(ui.rows) {
+	if row < 0 || row >= ui.model.len() {
 		return
 	}
-	r := ui.rows[row]
+	r := ui.model.row(row)
+	if r.TrackID == "" {
+		if r.Path != "" && ui.opts.Uploads != nil {
+			ui.opts.Uploads.Add([]string{r.Path}, "", true)
+			ui.showUploads()
+		}
+		return
+	}
 	ui.log.Debug("ui: change track", "entry", r.EntryID, "track", r.TrackID)
 	ui.setPending() // before Emit: a listener may answer synchronously
 	player.ChangeTrack.Emit(ui.em, player.TrackChange{
@@ -299,11 +348,11 @@ func (ui *Window) Activate(row int) {
 
 // TogglePlay is the play/pause button: it emits player.Playback with Origin
 // Local, asking to pause when the room plays and to play otherwise. With no
-// track loaded it activates the selected row, or the first one, instead.
+// track loaded it plays the selected row, or the first one, instead.
 func (ui *Window) TogglePlay() {
 	n := ui.core.Now()
-	if n.EntryID == "" {
-		ui.Activate(max(ui.selected, 0))
+	if n.EntryID == "" && n.TrackID == "" {
+		ui.Activate(max(ui.model.firstSelected(), 0))
 		return
 	}
 	state := tandem.Playing
@@ -320,63 +369,24 @@ func (ui *Window) TogglePlay() {
 	})
 }
 
-// typedKey handles keys typed while no widget has the focus: Enter plays
-// the selected row, Space plays or pauses.
-func (ui *Window) typedKey(e *fyne.KeyEvent) {
-	switch e.Name {
-	case fyne.KeyReturn, fyne.KeyEnter:
-		ui.Activate(ui.selected)
-	case fyne.KeySpace:
-		ui.TogglePlay()
-	}
-}
-
-// tapCell selects a cell and gives the table the keyboard focus.
-func (ui *Window) tapCell(id widget.TableCellID) {
-	ui.table.Select(id)
-	ui.win.Canvas().Focus(ui.table)
-}
-
-// doubleTapCell selects a cell and activates its row.
-func (ui *Window) doubleTapCell(id widget.TableCellID) {
-	ui.tapCell(id)
-	ui.Activate(id.Row)
-}
-
-// updateCell fills one cell of the table.
-func (ui *Window) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
-	c := o.(*trackCell)
-	if id.Row < 0 || id.Row >= len(ui.rows) {
-		c.set(id, "", false, false)
+// SeekBy moves the room's position by d.
+func (ui *Window) SeekBy(d time.Duration) {
+	n := ui.core.Now()
+	if n.EntryID == "" && n.TrackID == "" {
 		return
 	}
-	r := ui.rows[id.Row]
-	var text string
-	switch id.Col {
-	case colSong:
-		text = r.Song
-	case colArtist:
-		text = r.Artist
-	case colUser:
-		text = r.User
-	case colDate:
-		if !r.Date.IsZero() {
-			text = r.Date.Local().Format(dateLayout)
-		}
+	pos := max(0, n.Position+d)
+	if n.Duration > 0 {
+		pos = min(pos, n.Duration)
 	}
-	playing := r.EntryID != "" && r.EntryID == ui.now.EntryID
-	c.set(id, text, playing, id.Row == ui.selected)
-}
-
-// unselectRow clears the table's selection.
-func (ui *Window) unselectRow() {
-	ui.selected = -1
+	ui.setPending()
+	ui.core.Seek(pos)
 }
 
 // setPending shows "…" until the hub answers or pendingFor passes.
 func (ui *Window) setPending() {
 	ui.pendingAt = time.Now()
-	setText(ui.pending, "…")
+	ui.bar.setPending(true)
 }
 
 // hubChanged follows an authoritative track or playback change.
@@ -385,104 +395,357 @@ func (ui *Window) hubChanged() {
 	ui.refreshNow()
 }
 
+// notifyChange tells the user, when they asked for it, that a friend
+// changed the track.
+func (ui *Window) notifyChange(c player.TrackChange) {
+	if c.By == "" || isMe(c.By, ui.opts.Name) || ui.opts.Settings == nil {
+		return
+	}
+	if !ui.opts.Settings.Get().Notifications {
+		return
+	}
+	n := ui.core.Now()
+	title := n.Title
+	if title == "" {
+		title = "a new track"
+	}
+	body := fmt.Sprintf("%s played %s", c.By, title)
+	if n.Artist != "" {
+		body += " by " + n.Artist
+	}
+	if ui.opts.Notify != nil {
+		ui.opts.Notify("Tandem · "+c.Room, body)
+	} else if a := fyne.CurrentApp(); a != nil {
+		a.SendNotification(fyne.NewNotification("Tandem · "+c.Room, body))
+	}
+}
+
+// refresh re-reads what a State event says changed.
+func (ui *Window) refresh(what string) {
+	switch what {
+	case "uploads":
+		ui.refreshUploads()
+	case "library":
+		if ui.list == LibraryID {
+			ui.refreshRows()
+		}
+		ui.refreshSidebar()
+	case "friends", "activity":
+		ui.refreshFriends()
+	case "connection":
+		ui.refreshConnection()
+		ui.refreshStatus()
+	default:
+		ui.refreshAll()
+	}
+}
+
 // refreshAll re-reads everything from the core.
 func (ui *Window) refreshAll() {
-	ui.refreshPlaylists()
+	ui.refreshSidebar()
+	ui.refreshRows()
 	ui.refreshFriends()
 	ui.refreshNow()
-	if s := ui.core.Status(); ui.status.Text != s {
-		ui.status.SetText(s)
-	}
+	ui.refreshConnection()
+	ui.refreshSync()
+	ui.refreshStatus()
+	ui.refreshUploads()
 }
 
-// refreshPlaylists re-reads the playlists, keeping the selected one, or
-// selecting the first when it is gone, and then the selected one's rows.
-func (ui *Window) refreshPlaylists() {
-	ui.playlists = ui.core.Playlists()
-	ui.playlistList.Refresh()
-	sel := slices.IndexFunc(ui.playlists, func(p PlaylistItem) bool { return p.ID == ui.playlist })
-	if sel < 0 && len(ui.playlists) > 0 {
-		sel = 0
-		ui.playlist = ui.playlists[0].ID
-		ui.unselectRow()
-	}
-	if sel < 0 {
-		ui.playlist = ""
-		ui.playlistList.UnselectAll()
-		ui.unselectRow()
-	} else {
-		ui.playlistList.Select(sel) // OnSelected sees the same ID and does nothing
-	}
-	ui.refreshRows()
+// refreshStatus re-reads the status line.
+func (ui *Window) refreshStatus() {
+	setText(ui.status, ui.core.Status())
 }
 
-// refreshRows re-reads the selected playlist's rows.
+// refreshRows re-reads the shown list's rows.
 func (ui *Window) refreshRows() {
-	if ui.playlist == "" {
-		ui.rows = nil
-	} else {
-		ui.rows = ui.core.Rows(ui.playlist)
+	var rows []Row
+	switch {
+	case ui.list == LibraryID && ui.opts.Library != nil:
+		rows = ui.opts.Library.Rows()
+	case ui.list != "":
+		rows = ui.core.Rows(ui.list)
 	}
-	if ui.selected >= len(ui.rows) {
-		ui.unselectRow()
-	}
+	ui.model.setRows(rows)
 	ui.table.Refresh()
+	setText(ui.listTitle, ui.listName())
+	ui.refreshCount()
 }
 
-// refreshFriends re-reads the room's members.
-func (ui *Window) refreshFriends() {
-	if room := "ROOM “" + ui.core.Room() + "”"; ui.room.Text != room {
-		ui.room.SetText(room)
+// listName is the shown list's title.
+func (ui *Window) listName() string {
+	switch ui.list {
+	case LibraryID:
+		return "Your music"
+	case QueueID:
+		if r := ui.core.Room(); r != "" {
+			return "Queue · " + r
+		}
+		return "Queue (not in a room)"
 	}
-	ui.friends = ui.core.Friends()
-	ui.friendList.Refresh()
+	for _, p := range ui.lists {
+		if p.ID == ui.list {
+			s := p.Name
+			if p.Owner != "" {
+				s += " · by " + p.Owner
+			}
+			if p.Collaborative {
+				s += " · collaborative"
+			}
+			return s
+		}
+	}
+	return ""
 }
 
-// refreshNow re-reads what is playing into the now-playing bar.
+// refreshCount shows how many rows the filter lets through.
+func (ui *Window) refreshCount() {
+	n, all := ui.model.len(), len(ui.model.all)
+	unit := "songs"
+	if all == 1 {
+		unit = "song"
+	}
+	if n == all {
+		setText(ui.count, fmt.Sprintf("%d %s", all, unit))
+	} else {
+		setText(ui.count, fmt.Sprintf("%d of %d %s", n, all, unit))
+	}
+}
+
+// showList shows a list in the table.
+func (ui *Window) showList(id string) {
+	if id == ui.list {
+		return
+	}
+	ui.list = id
+	ui.model.unselect()
+	ui.refreshRows()
+	ui.table.ScrollToTop()
+}
+
+// refreshFriends re-reads the friends, the feed and the room.
+func (ui *Window) refreshFriends() {
+	ui.friends = ui.core.Friends()
+	ui.activity = ui.core.Activity()
+	ui.friendList.Refresh()
+	ui.feed.Refresh()
+	if len(ui.activity) > 0 {
+		ui.feed.ScrollToBottom()
+	}
+	ui.refreshRoom()
+}
+
+// refreshRoom re-reads the room for the bottom bar and the room dialog.
+func (ui *Window) refreshRoom() {
+	prev := ui.room.Name
+	ui.room = ui.core.RoomView()
+	ui.bar.setRoom(ui.room)
+	if ui.roomDlg != nil {
+		ui.roomDlg.refresh(ui.room)
+	}
+	if ui.room.Name != prev && ui.room.Name != "" {
+		ui.save(func(s *settings.Settings) { s.LastRoom = ui.room.Name })
+		if ui.list == QueueID {
+			setText(ui.listTitle, ui.listName())
+		}
+	}
+}
+
+// refreshNow re-reads what is playing into the bottom bar.
 func (ui *Window) refreshNow() {
 	n := ui.core.Now()
-	if n.EntryID != ui.now.EntryID {
+	if n.EntryID != ui.now.EntryID || n.TrackID != ui.now.TrackID {
 		defer ui.table.Refresh() // moves the bold "now playing" row
 	}
 	ui.now = n
-
-	title := n.Title
-	if n.EntryID == "" && title == "" {
-		title = "Nothing playing"
-	}
-	setText(ui.title, title)
-	setText(ui.artist, n.Artist)
-	icon := theme.MediaPlayIcon()
-	if n.Playing {
-		icon = theme.MediaPauseIcon()
-	}
-	if ui.playButton.Icon != icon {
-		ui.playButton.SetIcon(icon)
-	}
 	if !ui.pendingAt.IsZero() && time.Since(ui.pendingAt) > pendingFor {
 		ui.pendingAt = time.Time{}
 	}
-	if ui.pendingAt.IsZero() {
-		setText(ui.pending, "")
-	} else {
-		setText(ui.pending, "…")
+	ui.bar.setNow(n, !ui.pendingAt.IsZero())
+	if n.TrackID != ui.artTrack {
+		ui.artTrack = n.TrackID
+		ui.bar.setArt(nil)
+		if n.HasArt && n.TrackID != "" {
+			id := n.TrackID
+			ui.core.Art(id, func(b []byte) {
+				fyne.Do(func() {
+					if !ui.closed.Load() && ui.artTrack == id {
+						ui.bar.setArt(b)
+					}
+				})
+			})
+		}
 	}
-
-	hi, value := 1.0, 0.0
-	if n.Duration > 0 {
-		hi = n.Duration.Seconds()
-		value = min(max(0, n.Position.Seconds()), hi)
-	}
-	ui.progress.Max = hi
-	ui.progress.SetValue(value)
 }
 
-// progressText is the progress bar's text: position and duration.
-func (ui *Window) progressText() string {
-	if ui.now.Duration <= 0 {
-		return clock(ui.now.Position)
+// refreshConnection shows or hides the reconnect banner.
+func (ui *Window) refreshConnection() {
+	c := ui.core.Connection()
+	ui.conn = c
+	if c.Connected {
+		if ui.banner.Visible() {
+			ui.banner.Hide()
+		}
+		return
 	}
-	return clock(ui.now.Position) + " / " + clock(ui.now.Duration)
+	text := "Can't reach the hub"
+	if c.Error != "" {
+		text += ": " + c.Error
+	}
+	text += ". Music you have keeps playing."
+	if !c.RetryAt.IsZero() {
+		if s := time.Until(c.RetryAt).Round(time.Second); s > 0 {
+			text += fmt.Sprintf(" Reconnecting in %d s.", int(s/time.Second))
+		} else {
+			text += " Reconnecting…"
+		}
+	}
+	switch c.Pending {
+	case 0:
+	case 1:
+		text += " 1 edit waits to be sent."
+	default:
+		text += fmt.Sprintf(" %d edits wait to be sent.", c.Pending)
+	}
+	setText(ui.bannerText, text)
+	if !ui.banner.Visible() {
+		ui.banner.Show()
+	}
+}
+
+// refreshSync shows how well the player follows the room's clock.
+func (ui *Window) refreshSync() {
+	s := ui.core.Sync()
+	text := "syncing clock…"
+	switch {
+	case !ui.conn.Connected:
+		text = "offline"
+	case s.Settled:
+		ms := float64(s.Error) / float64(time.Millisecond)
+		text = fmt.Sprintf("in sync ±%.0f ms", max(ms, 1))
+		if off := s.Offset.Abs(); off >= 5*time.Millisecond && ui.now.Playing {
+			text += fmt.Sprintf(", audio %+.0f ms", float64(s.Offset)/float64(time.Millisecond))
+		}
+	}
+	setText(ui.syncLabel, text)
+}
+
+// refreshUploads shows the uploads panel while it has files.
+func (ui *Window) refreshUploads() {
+	if ui.uploads == nil {
+		return
+	}
+	ui.uploads.Refresh()
+	if len(ui.opts.Uploads.Items()) > 0 {
+		ui.showUploads()
+	} else if ui.uploadsBox.Visible() {
+		ui.uploadsBox.Hide()
+	}
+}
+
+func (ui *Window) showUploads() {
+	if ui.uploadsBox != nil && !ui.uploadsBox.Visible() {
+		ui.uploadsBox.Show()
+	}
+}
+
+// editable reports whether the shown list takes additions and removals.
+func (ui *Window) editable() bool {
+	if ui.list == QueueID {
+		return ui.core.Room() != ""
+	}
+	i := slices.IndexFunc(ui.lists, func(p PlaylistItem) bool { return p.ID == ui.list })
+	return i >= 0 && ui.lists[i].Editable
+}
+
+// RemoveSelected removes the selected rows from the shown playlist or
+// queue. The library's files are not removed.
+func (ui *Window) RemoveSelected() {
+	if ui.list == LibraryID || !ui.editable() {
+		return
+	}
+	var ids []string
+	for _, r := range ui.model.selection() {
+		if r.EntryID != "" {
+			ids = append(ids, r.EntryID)
+		}
+	}
+	if len(ids) > 0 {
+		ui.core.RemoveEntries(ui.list, ids)
+		ui.model.unselect()
+		ui.table.Refresh()
+	}
+}
+
+// addTo adds the selected rows to a playlist (QueueID: the room's queue):
+// shared tracks at once, library files through Uploads.
+func (ui *Window) addTo(playlistID string, rows []Row) {
+	var ids, paths []string
+	for _, r := range rows {
+		switch {
+		case r.TrackID != "":
+			ids = append(ids, r.TrackID)
+		case r.Path != "":
+			paths = append(paths, r.Path)
+		}
+	}
+	if len(ids) > 0 {
+		ui.core.AddTracks(playlistID, ids)
+	}
+	if len(paths) > 0 && ui.opts.Uploads != nil {
+		ui.opts.Uploads.Add(paths, playlistID, false)
+		ui.showUploads()
+	}
+}
+
+// dropped adds files and folders dropped on the window to the hub, and to
+// the shown list when it takes them.
+func (ui *Window) dropped(_ fyne.Position, uris []fyne.URI) {
+	var paths []string
+	for _, u := range uris {
+		if u.Scheme() == "file" {
+			paths = append(paths, u.Path())
+		}
+	}
+	if len(paths) == 0 {
+		return
+	}
+	target := ""
+	if ui.list != LibraryID && ui.editable() {
+		target = ui.list
+	}
+	ui.log.Debug("ui: dropped", "files", len(paths), "to", target)
+	ui.opts.Uploads.Add(paths, target, false)
+	ui.showUploads()
+}
+
+// RowCenter returns where the middle of a shown row's SONG cell is drawn,
+// in pixels from the window's top left corner, for end-to-end tests that
+// click it; ok is false when the row is not on screen. Call it on the UI
+// goroutine.
+func (ui *Window) RowCenter(row int) (x, y float32, ok bool) {
+	d := fyne.CurrentApp().Driver()
+	for _, c := range ui.table.cells {
+		if c.id.Row != row || c.id.Col != colSong || !c.Visible() || d.CanvasForObject(c) == nil {
+			continue
+		}
+		p := d.AbsolutePositionForObject(c)
+		s, scale := c.Size(), ui.win.Canvas().Scale()
+		tp, ts := d.AbsolutePositionForObject(ui.table), ui.table.Size()
+		cx, cy := p.X+s.Width/2, p.Y+s.Height/2
+		if cy < tp.Y || cy > tp.Y+ts.Height {
+			continue // a cell scrolled out of view
+		}
+		return cx * scale, cy * scale, true
+	}
+	return 0, 0, false
+}
+
+// setText sets a label's text when it differs, to spare a refresh.
+func setText(l *widget.Label, s string) {
+	if l.Text != s {
+		l.SetText(s)
+	}
 }
 
 // clock formats d as m:ss, or h:mm:ss from an hour on.
@@ -492,11 +755,4 @@ func clock(d time.Duration) string {
 		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
 	}
 	return fmt.Sprintf("%d:%02d", s/60, s%60)
-}
-
-// setText sets a label's text when it differs, to spare a refresh.
-func setText(l *widget.Label, s string) {
-	if l.Text != s {
-		l.SetText(s)
-	}
 }

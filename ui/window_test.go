@@ -1,19 +1,24 @@
 package ui
 
 import (
+	"errors"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
-	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 	"go.uber.org/goleak"
 
 	"tandem"
 	"tandem/player"
+	"tandem/player/settings"
 	"tandem/sync/event"
 )
 
@@ -24,90 +29,149 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// fakeCore is a Core whose answers the tests set.
+// fakeCore is a Core whose answers the tests set, and which records the
+// commands it is given.
 type fakeCore struct {
 	em *event.Emitter
 
 	mu        sync.Mutex // guards the following
+	room      RoomView
+	rooms     []RoomItem
 	playlists []PlaylistItem
 	rows      map[string][]Row
 	friends   []Friend
+	activity  []Activity
 	now       NowPlaying
+	conn      Connection
+	sync      SyncQuality
 	status    string
+	volume    float64
+	muted     bool
+	joinErr   error
+	calls     []string // the commands, as "Name arg…"
 }
 
 func newFakeCore() *fakeCore {
 	day := func(d int) time.Time { return time.Date(2013, 11, d, 12, 0, 0, 0, time.Local) }
 	return &fakeCore{
-		em:        event.New(nil),
-		playlists: []PlaylistItem{{ID: "p1", Name: "Indie"}, {ID: "p2", Name: "Grunge"}},
+		em:    event.New(nil),
+		rooms: []RoomItem{{Name: "lounge", Host: "ann", Current: true}, {Name: "Friday", Host: "bob"}},
+		room: RoomView{Name: "lounge", Host: "ann", IsHost: true, Code: "MZXW6YTBOI3DAMRQ",
+			Link: "tandem://192.168.1.20:7878/join/MZXW6YTBOI3DAMRQ",
+			Members: []Friend{
+				{Name: "ann", Online: true, InRoom: true},
+				{Name: "Elissa Erwin", Online: true, InRoom: true, Buffering: true},
+				{Name: "Joseph Michael Allen", Online: true, InRoom: true},
+			}},
+		playlists: []PlaylistItem{
+			{ID: QueueID, Name: "Room: lounge", Editable: true, Count: 3},
+			{ID: "p1", Name: "Indie", Owner: "ann", Collaborative: true, Editable: true, Count: 3},
+			{ID: "p2", Name: "Grunge", Owner: "bob", Count: 1},
+		},
 		rows: map[string][]Row{
+			QueueID: {
+				{EntryID: "e1", TrackID: "t1", Song: "Rough Gem", Artist: "Islands", Album: "Arm's Way", User: "Joseph Michael Allen", Date: day(13), Length: 225 * time.Second},
+				{EntryID: "e2", TrackID: "t2", Song: "Tangled Up With You", Artist: "The Mumlers", Album: "Don't Go Yet", User: "Elissa Erwin", Date: day(14), Length: 190 * time.Second},
+				{EntryID: "e3", TrackID: "t3", Song: "Tick Tick Boom", Artist: "The Hives", Album: "The Black and White Album", User: "Elissa Erwin", Date: day(15), Length: 205 * time.Second},
+			},
 			"p1": {
-				{EntryID: "e1", TrackID: "t1", Song: "Rough Gem", Artist: "Islands", User: "Joseph Michael Allen", Date: day(13)},
-				{EntryID: "e2", TrackID: "t2", Song: "Tangled Up With You", Artist: "The Mumlers", User: "Elissa Erwin", Date: day(14)},
-				{EntryID: "e3", TrackID: "t3", Song: "Tick Tick Boom", Artist: "The Hives", User: "Elissa Erwin", Date: day(15)},
+				{EntryID: "e11", TrackID: "t1", Song: "Rough Gem", Artist: "Islands", User: "ann", Date: day(13)},
 			},
 			"p2": {
-				{EntryID: "e4", TrackID: "t4", Song: "Touch Me I'm Sick", Artist: "Mudhoney", User: "Joseph Michael Allen", Date: day(15)},
+				{EntryID: "e4", TrackID: "t4", Song: "Touch Me I'm Sick", Artist: "Mudhoney", User: "bob", Date: day(15)},
 			},
 		},
-		friends: []Friend{{Name: "Elissa Erwin", Listening: "Wave Of Mutilation — Pixies"}, {Name: "Joseph"}},
-		now: NowPlaying{EntryID: "e1", Title: "Rough Gem", Artist: "Islands",
+		friends: []Friend{
+			{Name: "Elissa Erwin", Online: true, Room: "lounge", InRoom: true, Listening: "Wave Of Mutilation — Pixies", Since: time.Now().Add(-3 * time.Minute)},
+			{Name: "Joseph Michael Allen", Online: true, Room: "lounge", InRoom: true},
+			{Name: "zoe", Online: false, Since: time.Now().Add(-26 * time.Hour)},
+		},
+		activity: []Activity{{ID: "a1", User: "bob", Kind: "added", Text: "bob added So What to Road trip", At: time.Now().Add(-10 * time.Minute)}},
+		now: NowPlaying{EntryID: "e1", TrackID: "t1", Title: "Rough Gem", Artist: "Islands",
 			Position: 83 * time.Second, Duration: 225 * time.Second},
-		status: `Hosting room "lounge" — friends join with: player --hub ws://192.168.1.20:7878 --token abc`,
+		conn:   Connection{Connected: true},
+		sync:   SyncQuality{Settled: true, Error: 3 * time.Millisecond},
+		status: `Hosting room "lounge"`,
+		volume: 0.8,
 	}
 }
 
-func (c *fakeCore) Emitter() *event.Emitter { return c.em }
-func (c *fakeCore) Room() string            { return "lounge" }
+func (c *fakeCore) lock() func() { c.mu.Lock(); return c.mu.Unlock }
 
-func (c *fakeCore) Playlists() []PlaylistItem {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.playlists)
+func (c *fakeCore) call(s string) { defer c.lock()(); c.calls = append(c.calls, s) }
+
+// called returns the commands given so far.
+func (c *fakeCore) called() []string { defer c.lock()(); return slices.Clone(c.calls) }
+
+func (c *fakeCore) set(f func(c *fakeCore)) { defer c.lock()(); f(c) }
+
+func (c *fakeCore) Emitter() *event.Emitter   { return c.em }
+func (c *fakeCore) Room() string              { defer c.lock()(); return c.room.Name }
+func (c *fakeCore) RoomView() RoomView        { defer c.lock()(); return c.room }
+func (c *fakeCore) Rooms() []RoomItem         { defer c.lock()(); return slices.Clone(c.rooms) }
+func (c *fakeCore) Playlists() []PlaylistItem { defer c.lock()(); return slices.Clone(c.playlists) }
+func (c *fakeCore) Rows(id string) []Row      { defer c.lock()(); return slices.Clone(c.rows[id]) }
+func (c *fakeCore) Friends() []Friend         { defer c.lock()(); return slices.Clone(c.friends) }
+func (c *fakeCore) Activity() []Activity      { defer c.lock()(); return slices.Clone(c.activity) }
+func (c *fakeCore) Now() NowPlaying           { defer c.lock()(); return c.now }
+func (c *fakeCore) Connection() Connection    { defer c.lock()(); return c.conn }
+func (c *fakeCore) Sync() SyncQuality         { defer c.lock()(); return c.sync }
+func (c *fakeCore) Status() string            { defer c.lock()(); return c.status }
+func (c *fakeCore) Art(id string, done func([]byte)) {
+	c.call("Art " + id)
+	done(nil)
 }
-
-func (c *fakeCore) Rows(id string) []Row {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.rows[id])
+func (c *fakeCore) TrackLink(id string) string { return "tandem://hub/track/" + id }
+func (c *fakeCore) Next()                      { c.call("Next") }
+func (c *fakeCore) Previous()                  { c.call("Previous") }
+func (c *fakeCore) Seek(p time.Duration)       { c.call("Seek " + p.String()) }
+func (c *fakeCore) SetShuffle(on bool)         { c.call("SetShuffle " + bstr(on)) }
+func (c *fakeCore) SetRepeat(r player.Repeat)  { c.call("SetRepeat " + string(r)) }
+func (c *fakeCore) Volume() float64            { defer c.lock()(); return c.volume }
+func (c *fakeCore) SetVolume(v float64)        { defer c.lock()(); c.volume = v }
+func (c *fakeCore) Muted() bool                { defer c.lock()(); return c.muted }
+func (c *fakeCore) SetMuted(m bool)            { defer c.lock()(); c.muted = m }
+func (c *fakeCore) CreatePlaylist(name string) { c.call("CreatePlaylist " + name) }
+func (c *fakeCore) AddTracks(p string, ids []string) {
+	c.call("AddTracks " + p + " " + strings.Join(ids, ","))
 }
-
-func (c *fakeCore) Friends() []Friend {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.friends)
+func (c *fakeCore) RemoveEntries(p string, ids []string) {
+	c.call("RemoveEntries " + p + " " + strings.Join(ids, ","))
 }
-
-func (c *fakeCore) Now() NowPlaying {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
+func (c *fakeCore) HostRoom(name string, hostOnly bool) {
+	c.call("HostRoom " + name + " " + bstr(hostOnly))
 }
-
-func (c *fakeCore) Status() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.status
+func (c *fakeCore) SwitchRoom(name string) { c.call("SwitchRoom " + name) }
+func (c *fakeCore) JoinLink(link string) error {
+	c.call("JoinLink " + link)
+	defer c.lock()()
+	return c.joinErr
 }
+func (c *fakeCore) LeaveRoom()               { c.call("LeaveRoom") }
+func (c *fakeCore) SetHostOnly(on bool)      { c.call("SetHostOnly " + bstr(on)) }
+func (c *fakeCore) SetWait(on bool)          { c.call("SetWait " + bstr(on)) }
+func (c *fakeCore) RemoveMember(name string) { c.call("RemoveMember " + name) }
+func (c *fakeCore) RotateCode()              { c.call("RotateCode") }
+func (c *fakeCore) Retry()                   { c.call("Retry") }
 
-func (c *fakeCore) set(f func(c *fakeCore)) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	f(c)
+func bstr(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 // newTestWindow builds a Window on a test app, with ticks that the test sends.
-func newTestWindow(t *testing.T) (*Window, *fakeCore, chan time.Time) {
+func newTestWindow(t *testing.T, opts Options) (*Window, *fakeCore, chan time.Time) {
 	t.Helper()
 	test.NewTempApp(t)
 	core := newFakeCore()
 	w := test.NewWindow(nil)
 	t.Cleanup(w.Close)
+	w.Resize(fyne.NewSize(1200, 720))
 	ticks := make(chan time.Time)
-	ui := newWindow(w, core, nil, ticks, func() {})
+	ui := newWindow(w, core, opts, ticks, func() {})
 	t.Cleanup(ui.Close)
-	w.Resize(fyne.NewSize(1100, 680))
 	return ui, core, ticks
 }
 
@@ -152,24 +216,69 @@ func cell(t *testing.T, ui *Window, row, col int) *trackCell {
 	return nil
 }
 
+// header returns the table's header cell of a column.
+func header(t *testing.T, ui *Window, col int) *headerCell {
+	t.Helper()
+	for _, o := range visible(ui.table) {
+		if h, ok := o.(*headerCell); ok && h.col == col {
+			return h
+		}
+	}
+	t.Fatalf("no header for column %d", col)
+	return nil
+}
+
 // labels returns the texts of the visible labels under o.
 func labels(o fyne.CanvasObject) []string {
 	var texts []string
 	for _, o := range visible(o) {
-		if l, ok := o.(*widget.Label); ok {
-			texts = append(texts, l.Text)
+		switch o := o.(type) {
+		case *widget.Label:
+			texts = append(texts, o.Text)
+		case *widget.Button:
+			texts = append(texts, o.Text)
+		case *widget.RichText:
+			texts = append(texts, o.String())
+		case *canvas.Text:
+			texts = append(texts, o.Text)
 		}
 	}
 	return texts
 }
 
+// songs returns the SONG column as shown.
+func songs(ui *Window) []string {
+	var out []string
+	for i := range ui.model.len() {
+		out = append(out, ui.model.row(i).Song)
+	}
+	return out
+}
+
+// button finds a visible button by its text under o.
+func button(t *testing.T, o fyne.CanvasObject, text string) *widget.Button {
+	t.Helper()
+	for _, o := range visible(o) {
+		if b, ok := o.(*widget.Button); ok && b.Text == text {
+			return b
+		}
+	}
+	t.Fatalf("no button %q", text)
+	return nil
+}
+
+func TestWindowMarkup(t *testing.T) {
+	ui, _, _ := newTestWindow(t, Options{})
+	test.AssertRendersToMarkup(t, "window.xml", ui.win.Canvas())
+}
+
 func TestTable(t *testing.T) {
-	ui, _, _ := newTestWindow(t)
+	ui, _, _ := newTestWindow(t, Options{})
 	if got, want := ui.win.Title(), "Tandem"; got != want {
 		t.Errorf("title = %q, want %q", got, want)
 	}
 	texts := labels(ui.table)
-	for _, h := range []string{"SONG", "ARTIST", "USER", "DATE"} {
+	for _, h := range columnNames {
 		if !slices.Contains(texts, h) {
 			t.Errorf("header %q missing from %q", h, texts)
 		}
@@ -180,10 +289,11 @@ func TestTable(t *testing.T) {
 	}{
 		{0, colSong, "Rough Gem"},
 		{0, colArtist, "Islands"},
+		{0, colAlbum, "Arm's Way"},
 		{0, colUser, "Joseph Michael Allen"},
 		{0, colDate, "2013-11-13"},
+		{0, colLength, "3:45"},
 		{2, colSong, "Tick Tick Boom"},
-		{2, colDate, "2013-11-15"},
 	} {
 		if got := cell(t, ui, tc.row, tc.col).label.Text; got != tc.want {
 			t.Errorf("cell (%d, %d) = %q, want %q", tc.row, tc.col, got, tc.want)
@@ -195,226 +305,354 @@ func TestTable(t *testing.T) {
 	if cell(t, ui, 1, colSong).label.TextStyle.Bold {
 		t.Error("row not playing is bold")
 	}
-}
-
-func TestPlaylistSelection(t *testing.T) {
-	ui, _, _ := newTestWindow(t)
-	if got, want := labels(ui.playlistList), []string{"Indie", "Grunge"}; !slices.Equal(got, want) {
-		t.Errorf("playlists = %q, want %q", got, want)
-	}
-	ui.playlistList.Select(1)
-	if got, want := len(ui.rows), 1; got != want {
-		t.Fatalf("rows = %d, want %d", got, want)
-	}
-	if got, want := cell(t, ui, 0, colArtist).label.Text, "Mudhoney"; got != want {
-		t.Errorf("artist = %q, want %q", got, want)
+	if got := ui.count.Text; got != "3 songs" {
+		t.Errorf("count = %q", got)
 	}
 }
 
-func TestDoubleTapActivates(t *testing.T) {
-	ui, core, _ := newTestWindow(t)
-	got := record(t, core.em, player.ChangeTrack)
-
-	test.DoubleTap(cell(t, ui, 2, colArtist))
-
-	want := []player.TrackChange{{Origin: player.Local, Room: "lounge", EntryID: "e3", TrackID: "t3"}}
-	if !slices.Equal(*got, want) {
-		t.Errorf("emitted %+v, want %+v", *got, want)
+func TestSortByHeader(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "settings.json")
+	st, err := settings.Open(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got, want := ui.selected, 2; got != want {
-		t.Errorf("selected row = %d, want %d", got, want)
+	ui, _, _ := newTestWindow(t, Options{Settings: st})
+	test.Tap(header(t, ui, colArtist))
+	if got, want := songs(ui), []string{"Rough Gem", "Tick Tick Boom", "Tangled Up With You"}; !slices.Equal(got, want) {
+		t.Fatalf("by artist: %q, want %q", got, want)
 	}
-	if got, want := ui.pending.Text, "…"; got != want {
-		t.Errorf("pending = %q, want %q", got, want)
+	if got := header(t, ui, colArtist).label.Text; got != "ARTIST ▲" {
+		t.Errorf("header = %q", got)
 	}
-}
-
-func TestTapSelectsOnly(t *testing.T) {
-	ui, core, _ := newTestWindow(t)
-	got := record(t, core.em, player.ChangeTrack)
-
-	test.Tap(cell(t, ui, 1, colSong))
-
-	if len(*got) != 0 {
-		t.Errorf("a single tap emitted %+v", *got)
+	test.Tap(header(t, ui, colArtist))
+	if got, want := songs(ui), []string{"Tangled Up With You", "Tick Tick Boom", "Rough Gem"}; !slices.Equal(got, want) {
+		t.Fatalf("by artist, descending: %q, want %q", got, want)
 	}
-	if got, want := ui.selected, 1; got != want {
-		t.Errorf("selected row = %d, want %d", got, want)
+	if s := st.Get(); s.SortCol != colArtist+1 || !s.SortDesc {
+		t.Errorf("sort saved as %d/%v", s.SortCol, s.SortDesc)
 	}
-	if !cell(t, ui, 1, colArtist).bg.Visible() {
-		t.Error("selected row is not highlighted")
+	// A new window restores the sort.
+	again, err := settings.Open(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if cell(t, ui, 0, colArtist).bg.Visible() {
-		t.Error("unselected row is highlighted")
+	ui2, _, _ := newTestWindow(t, Options{Settings: again})
+	if got := songs(ui2); got[0] != "Tangled Up With You" {
+		t.Errorf("restored sort: %q", got)
+	}
+	test.Tap(header(t, ui, colArtist))
+	if got, want := songs(ui), []string{"Rough Gem", "Tangled Up With You", "Tick Tick Boom"}; !slices.Equal(got, want) {
+		t.Fatalf("third tap: %q, want the queue's order %q", got, want)
 	}
 }
 
-func TestEnterActivatesSelected(t *testing.T) {
-	ui, core, _ := newTestWindow(t)
-	got := record(t, core.em, player.ChangeTrack)
-	c := ui.win.Canvas()
-
-	test.Tap(cell(t, ui, 1, colSong)) // selects the row and focuses the table
-	focused := c.Focused()
-	if focused != fyne.Focusable(ui.table) {
-		t.Fatalf("focused = %T, want the table", focused)
+func TestFilterAsYouType(t *testing.T) {
+	ui, _, _ := newTestWindow(t, Options{})
+	test.Type(ui.filter, "the hiv")
+	if got := songs(ui); !slices.Equal(got, []string{"Tick Tick Boom"}) {
+		t.Fatalf("filter %q: %q", ui.filter.Text, got)
 	}
-	focused.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
-
-	want := []player.TrackChange{{Origin: player.Local, Room: "lounge", EntryID: "e2", TrackID: "t2"}}
-	if !slices.Equal(*got, want) {
-		t.Fatalf("Return on the table emitted %+v, want %+v", *got, want)
+	if got := ui.count.Text; got != "1 of 3 songs" {
+		t.Errorf("count = %q", got)
 	}
-
-	// With nothing focused, the canvas' handler takes Enter.
-	c.Unfocus()
-	c.OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEnter})
-	if want = append(want, want[0]); !slices.Equal(*got, want) {
-		t.Errorf("Enter on the canvas emitted %+v, want %+v", *got, want)
+	ui.filter.SetText("ELISSA")
+	if got := songs(ui); len(got) != 2 {
+		t.Fatalf("filter by user: %q", got)
+	}
+	ui.filter.SetText("")
+	if got := songs(ui); len(got) != 3 {
+		t.Fatalf("no filter: %q", got)
 	}
 }
 
-func TestEnterWithoutSelection(t *testing.T) {
-	ui, core, _ := newTestWindow(t)
-	got := record(t, core.em, player.ChangeTrack)
-	ui.win.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyReturn})
-	if len(*got) != 0 {
-		t.Errorf("Enter with no row selected emitted %+v", *got)
+func TestMultiSelectAndDelete(t *testing.T) {
+	ui, core, _ := newTestWindow(t, Options{})
+	test.Tap(cell(t, ui, 0, colSong))
+	c := cell(t, ui, 2, colArtist)
+	c.MouseDown(&desktop.MouseEvent{Modifier: fyne.KeyModifierControl})
+	test.Tap(c)
+	if got := ui.model.selection(); len(got) != 2 || got[0].EntryID != "e1" || got[1].EntryID != "e3" {
+		t.Fatalf("Ctrl-click selection: %+v", got)
+	}
+	if !cell(t, ui, 2, colDate).bg.Visible() || cell(t, ui, 1, colDate).bg.Visible() {
+		t.Error("the selected rows are not the highlighted ones")
+	}
+	ui.table.TypedKey(&fyne.KeyEvent{Name: fyne.KeyDelete})
+	if got := core.called(); !slices.Contains(got, "RemoveEntries queue e1,e3") {
+		t.Fatalf("Delete: %q", got)
+	}
+	// Shift-click selects a range.
+	test.Tap(cell(t, ui, 0, colSong))
+	c = cell(t, ui, 2, colSong)
+	c.MouseDown(&desktop.MouseEvent{Modifier: fyne.KeyModifierShift})
+	test.Tap(c)
+	if got := ui.model.selection(); len(got) != 3 {
+		t.Fatalf("Shift-click selection: %d rows", len(got))
 	}
 }
 
-func TestPlayButton(t *testing.T) {
-	ui, core, _ := newTestWindow(t)
-	got := record(t, core.em, player.Playback)
-
-	test.Tap(ui.playButton)
-	want := []player.PlaybackChange{{Origin: player.Local, Room: "lounge", State: tandem.Playing, Position: 83 * time.Second}}
-	if !slices.Equal(*got, want) {
-		t.Fatalf("play emitted %+v, want %+v", *got, want)
+func TestDoubleTapPlays(t *testing.T) {
+	ui, _, _ := newTestWindow(t, Options{})
+	got := record(t, ui.em, player.ChangeTrack)
+	test.DoubleTap(cell(t, ui, 1, colArtist))
+	if len(*got) != 1 || (*got)[0].EntryID != "e2" || (*got)[0].Origin != player.Local || (*got)[0].Room != "lounge" {
+		t.Fatalf("double tap emitted %+v", *got)
 	}
-	if got, want := ui.playButton.Icon, theme.MediaPlayIcon(); got != want {
-		t.Errorf("icon changed on a local event")
+	if ui.bar.pending.Text != "…" {
+		t.Error("no pending mark after a local command")
 	}
+	// Keyboard: ↓ moves the selection, Enter plays it.
+	ui.win.Canvas().Focus(ui.table)
+	ui.table.TypedKey(&fyne.KeyEvent{Name: fyne.KeyDown})
+	ui.table.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if len(*got) != 2 || (*got)[1].EntryID != "e3" {
+		t.Fatalf("↓ then Enter emitted %+v", *got)
+	}
+}
 
-	// The hub says the room plays: the button offers pause.
+func TestContextMenu(t *testing.T) {
+	ui, core, _ := newTestWindow(t, Options{})
+	test.TapSecondary(cell(t, ui, 2, colSong))
+	menu := popupMenu(t, ui)
+	items := labels(menu)
+	for _, want := range []string{"Play", "Add to playlist", "Remove 1 song", "Copy link"} {
+		if !slices.Contains(items, want) {
+			t.Errorf("menu item %q missing from %q", want, items)
+		}
+	}
+	ui.addTo("p1", ui.model.selection())
+	if got := core.called(); !slices.Contains(got, "AddTracks p1 t3") {
+		t.Fatalf("add to playlist: %q", got)
+	}
+}
+
+// popupMenu returns the pop-up menu shown on the window's canvas.
+func popupMenu(t *testing.T, ui *Window) fyne.CanvasObject {
+	t.Helper()
+	if top := ui.win.Canvas().Overlays().Top(); top != nil {
+		return top
+	}
+	t.Fatal("no pop-up menu")
+	return nil
+}
+
+func TestKeys(t *testing.T) {
+	ui, core, _ := newTestWindow(t, Options{})
+	playback := record(t, ui.em, player.Playback)
 	core.set(func(c *fakeCore) { c.now.Playing = true })
-	player.Playback.Emit(core.em, player.PlaybackChange{Origin: player.Hub, Room: "lounge", State: tandem.Playing})
-	if got, want := ui.playButton.Icon, theme.MediaPauseIcon(); got != want {
-		t.Errorf("icon = %v, want pause", got.Name())
+	ui.typedKey(&fyne.KeyEvent{Name: fyne.KeySpace})
+	if len(*playback) != 1 || (*playback)[0].State != tandem.Paused {
+		t.Fatalf("Space while playing emitted %+v", *playback)
 	}
-	if got := ui.pending.Text; got != "" {
-		t.Errorf("pending = %q after the hub answered", got)
+	ui.typedKey(&fyne.KeyEvent{Name: fyne.KeyRight})
+	ui.typedKey(&fyne.KeyEvent{Name: fyne.KeyLeft})
+	if got := core.called(); !slices.Contains(got, "Seek 1m33s") || !slices.Contains(got, "Seek 1m13s") {
+		t.Fatalf("→ and ← seek: %q", got)
 	}
-
-	test.Tap(ui.playButton)
-	if got, want := (*got)[len(*got)-1].State, tandem.Paused; got != want {
-		t.Errorf("pause emitted state %q, want %q", got, want)
-	}
-}
-
-func TestNowPlayingFollowsHub(t *testing.T) {
-	ui, core, _ := newTestWindow(t)
-	if got, want := ui.title.Text, "Rough Gem"; got != want {
-		t.Fatalf("title = %q, want %q", got, want)
-	}
-	if got, want := ui.progressText(), "1:23 / 3:45"; got != want {
-		t.Errorf("progress = %q, want %q", got, want)
-	}
-	core.set(func(c *fakeCore) {
-		c.now = NowPlaying{EntryID: "e3", Title: "Tick Tick Boom", Artist: "The Hives", Playing: true, Duration: time.Minute}
-	})
-
-	player.ChangeTrack.Emit(core.em, player.TrackChange{Origin: player.Local, EntryID: "e3", TrackID: "t3"})
-	if got, want := ui.title.Text, "Rough Gem"; got != want {
-		t.Errorf("after a local event, title = %q, want %q", got, want)
-	}
-
-	player.ChangeTrack.Emit(core.em, player.TrackChange{Origin: player.Hub, EntryID: "e3", TrackID: "t3"})
-	if got, want := ui.title.Text, "Tick Tick Boom"; got != want {
-		t.Errorf("after a hub event, title = %q, want %q", got, want)
-	}
-	if got, want := ui.artist.Text, "The Hives"; got != want {
-		t.Errorf("after a hub event, artist = %q, want %q", got, want)
-	}
-	if !cell(t, ui, 2, colSong).label.TextStyle.Bold || cell(t, ui, 0, colSong).label.TextStyle.Bold {
-		t.Error("bold row did not follow the track")
+	// Ctrl+F focuses the filter.
+	ui.FocusFilter()
+	if ui.win.Canvas().Focused() != ui.filter {
+		t.Error("Ctrl+F does not focus the filter")
 	}
 }
 
-func TestTickRefreshesBar(t *testing.T) {
-	ui, core, ticks := newTestWindow(t)
+func TestFriendsPane(t *testing.T) {
+	ui, _, _ := newTestWindow(t, Options{})
+	texts := labels(ui.friendList)
+	for _, want := range []string{"Elissa Erwin", "♪ Wave Of Mutilation — Pixies · in lounge", "3 min", "zoe", "offline", "26 h"} {
+		if !slices.Contains(texts, want) {
+			t.Errorf("friends pane lacks %q: %q", want, texts)
+		}
+	}
+	if got := labels(ui.feed); !slices.Contains(got, "bob added So What to Road trip") {
+		t.Errorf("feed: %q", got)
+	}
+	for name, want := range map[string]string{"Elissa Erwin": "EE", "zoe": "ZO", "Joseph Michael Allen": "JM", "dana (guest)": "DA", "x": "X"} {
+		if got := initials(name); got != want {
+			t.Errorf("initials(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if avatarColor("ann") != avatarColor("ann (guest)") {
+		t.Error("a guest's colour differs from the name's")
+	}
+}
+
+func TestBottomBar(t *testing.T) {
+	ui, core, ticks := newTestWindow(t, Options{Name: "ann"})
+	if got := ui.bar.room.Text; got != "In lounge with 2 friends" {
+		t.Errorf("room summary = %q", got)
+	}
+	if ui.bar.elapsed.Text != "1:23" || ui.bar.remaining.Text != "-2:22" {
+		t.Errorf("times %q %q", ui.bar.elapsed.Text, ui.bar.remaining.Text)
+	}
 	core.set(func(c *fakeCore) { c.now.Position = 100 * time.Second })
 	ticks <- time.Now()
-	ticks <- time.Now() // received only once the first tick's refresh is done
-	ui.Close()          // waits for the ticker goroutine: no refresh runs after
-	if got, want := ui.progress.Value, 100.0; got != want {
-		t.Errorf("progress = %v, want %v", got, want)
+	waitFor(t, func() bool { return ui.bar.elapsed.Text == "1:40" })
+	test.Tap(ui.bar.next)
+	test.Tap(ui.bar.shuffle)
+	test.Tap(ui.bar.repeat)
+	if got := core.called(); !slices.Contains(got, "Next") || !slices.Contains(got, "SetShuffle on") || !slices.Contains(got, "SetRepeat all") {
+		t.Fatalf("bar buttons: %q", got)
 	}
-	if got, want := ui.progress.Max, 225.0; got != want {
-		t.Errorf("progress max = %v, want %v", got, want)
+	test.Tap(ui.bar.mute)
+	if !core.Muted() || ui.bar.mute.Icon == nil {
+		t.Error("mute button does not mute")
 	}
+	ui.bar.volume.SetValue(0.3)
+	if core.Volume() != 0.3 || core.Muted() {
+		t.Errorf("volume %v, muted %v after moving the slider", core.Volume(), core.Muted())
+	}
+	// Under the host policy a guest's controls are disabled.
+	core.set(func(c *fakeCore) { c.room.HostOnly, c.room.IsHost = true, false })
+	player.State.Emit(core.em, "room")
+	waitFor(t, func() bool { return ui.bar.next.Disabled() })
 }
 
-func TestFriends(t *testing.T) {
-	ui, core, _ := newTestWindow(t)
-	texts := labels(ui.friendList)
-	for _, s := range []string{"Elissa Erwin", "♪ Wave Of Mutilation — Pixies", "Joseph", "idle"} {
-		if !slices.Contains(texts, s) {
-			t.Errorf("%q missing from friends %q", s, texts)
+// waitFor waits for the Fyne test app to run what fyne.Do queued.
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !fyneDo(ok) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 5 s")
 		}
-	}
-	if got, want := ui.room.Text, "ROOM “lounge”"; got != want {
-		t.Errorf("room = %q, want %q", got, want)
-	}
-
-	core.set(func(c *fakeCore) { c.friends = []Friend{{Name: "Kim Deal", Listening: "Gigantic — Pixies"}} })
-	player.Members.Emit(core.em, []tandem.Member{{Name: "Kim Deal", NowPlaying: "t9"}})
-	if got, want := labels(ui.friendList), []string{"Kim Deal", "♪ Gigantic — Pixies"}; !slices.Equal(got, want) {
-		t.Errorf("friends = %q, want %q", got, want)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
-func TestStatus(t *testing.T) {
-	ui, core, _ := newTestWindow(t)
-	if got, want := ui.status.Text, core.Status(); got != want {
-		t.Errorf("status = %q, want %q", got, want)
+// fyneDo runs f on the UI goroutine and returns its answer.
+func fyneDo(f func() bool) bool {
+	var ok bool
+	fyne.DoAndWait(func() { ok = f() })
+	return ok
+}
+
+func TestReconnectBanner(t *testing.T) {
+	ui, core, ticks := newTestWindow(t, Options{})
+	if ui.banner.Visible() {
+		t.Fatal("banner shown while connected")
 	}
 	core.set(func(c *fakeCore) {
-		c.status = "muted: no audio output device"
-		c.playlists = c.playlists[1:]
+		c.conn = Connection{Error: "connection refused", RetryAt: time.Now().Add(4200 * time.Millisecond), Pending: 2}
 	})
-	player.State.Emit(core.em, "audio")
-	if got, want := ui.status.Text, "muted: no audio output device"; got != want {
-		t.Errorf("status = %q, want %q", got, want)
-	}
-	// The selected playlist went away: the first one left is selected.
-	if got, want := ui.playlist, "p2"; got != want {
-		t.Errorf("playlist = %q, want %q", got, want)
-	}
-}
-
-func TestCloseRemovesListeners(t *testing.T) {
-	ui, core, _ := newTestWindow(t)
-	ui.Close()
-	ui.Close() // idempotent
-	for _, name := range []string{player.ChangeTrack.Name(), player.Playback.Name(), player.Members.Name(), player.State.Name()} {
-		if n := core.em.ListenerCount(name); n != 0 {
-			t.Errorf("%d listeners left on %q", n, name)
+	ticks <- time.Now()
+	waitFor(t, func() bool { return ui.banner.Visible() })
+	text := ui.bannerText.Text
+	for _, want := range []string{"connection refused", "Reconnecting in 4 s", "2 edits wait to be sent"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("banner %q lacks %q", text, want)
 		}
 	}
+	if ui.syncLabel.Text != "offline" {
+		t.Errorf("sync label %q", ui.syncLabel.Text)
+	}
+	test.Tap(button(t, ui.banner, "Retry now"))
+	if !slices.Contains(core.called(), "Retry") {
+		t.Fatal("Retry now does not retry")
+	}
+	core.set(func(c *fakeCore) { c.conn = Connection{Connected: true} })
+	ticks <- time.Now()
+	waitFor(t, func() bool { return !ui.banner.Visible() && ui.syncLabel.Text == "in sync ±3 ms" })
 }
 
-func TestNewWindowTicker(t *testing.T) {
-	test.NewTempApp(t)
-	w := test.NewWindow(nil)
-	defer w.Close()
-	core := newFakeCore()
-	ui := NewWindow(w, core, nil)
-	ui.Close() // goleak in TestMain checks that the ticker goroutine is gone
+func TestRooms(t *testing.T) {
+	ui, core, _ := newTestWindow(t, Options{Name: "ann"})
+	ui.showRoom()
+	if ui.roomDlg == nil || ui.roomDlg.link.Text != "tandem://192.168.1.20:7878/join/MZXW6YTBOI3DAMRQ" {
+		t.Fatal("room view without its link")
+	}
+	test.Tap(ui.roomDlg.hostOnly)
+	if !slices.Contains(core.called(), "SetHostOnly on") {
+		t.Fatalf("host-only switch: %q", core.called())
+	}
+	var removes []*widget.Button
+	for _, o := range visible(ui.roomDlg.members) {
+		if b, ok := o.(*widget.Button); ok && b.Text == "Remove" {
+			removes = append(removes, b)
+		}
+	}
+	if len(removes) != 2 {
+		t.Fatalf("%d Remove buttons for 2 members besides the host", len(removes))
+	}
+	ui.core.RemoveMember("Elissa Erwin") // the confirmation dialog's answer
+	if !slices.Contains(core.called(), "RemoveMember Elissa Erwin") {
+		t.Fatal("remove member")
+	}
 }
 
-func TestMarkup(t *testing.T) {
-	ui, _, _ := newTestWindow(t)
-	test.Tap(cell(t, ui, 1, colSong))
-	test.AssertRendersToMarkup(t, "window.xml", ui.win.Canvas())
+func TestJoinLinkError(t *testing.T) {
+	ui, core, _ := newTestWindow(t, Options{})
+	core.set(func(c *fakeCore) { c.joinErr = errors.New("that link is for another hub") })
+	ui.joinLink()
+	top := ui.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no join dialog")
+	}
+	var entry *widget.Entry
+	for _, o := range visible(top) {
+		if e, ok := o.(*widget.Entry); ok {
+			entry = e
+		}
+	}
+	test.Type(entry, "tandem://elsewhere:7878/join/MZXW6YTBOI3DAMRQ")
+	test.Tap(button(t, top, "Join"))
+	if got := core.called(); !slices.Contains(got, "JoinLink tandem://elsewhere:7878/join/MZXW6YTBOI3DAMRQ") {
+		t.Fatalf("join: %q", got)
+	}
+	waitFor(t, func() bool {
+		o := ui.win.Canvas().Overlays().Top()
+		return o != nil && slices.Contains(labels(o), "That link is for another hub")
+	})
+}
+
+func TestNotification(t *testing.T) {
+	st, err := settings.Open(filepath.Join(t.TempDir(), "s.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Update(func(s *settings.Settings) { s.Notifications = true }); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	ui, core, _ := newTestWindow(t, Options{Settings: st, Name: "ann", Notify: func(title, body string) { got = append(got, title+": "+body) }})
+	player.ChangeTrack.Emit(core.em, player.TrackChange{Origin: player.Hub, Room: "lounge", By: "ann"})
+	player.ChangeTrack.Emit(core.em, player.TrackChange{Origin: player.Hub, Room: "lounge", By: "bob"})
+	waitFor(t, func() bool { return len(got) == 1 })
+	if got[0] != "Tandem · lounge: bob played Rough Gem by Islands" {
+		t.Errorf("notification %q", got[0])
+	}
+	_ = ui
+}
+
+func TestRowCenter(t *testing.T) {
+	ui, _, _ := newTestWindow(t, Options{})
+	x0, y0, ok0 := ui.RowCenter(0)
+	x1, y1, ok1 := ui.RowCenter(1)
+	if !ok0 || !ok1 || y1 <= y0 || x0 != x1 || x0 <= 0 {
+		t.Fatalf("row 0 at (%v, %v) %v, row 1 at (%v, %v) %v", x0, y0, ok0, x1, y1, ok1)
+	}
+	if _, _, ok := ui.RowCenter(50); ok {
+		t.Error("a row that does not exist has a place")
+	}
+	// The place found is the cell's: a tap there lands on row 1.
+	o, _ := findTappable(ui, fyne.NewPos(x1, y1))
+	if c, ok := o.(*trackCell); !ok || c.id.Row != 1 {
+		t.Errorf("at row 1's centre: %T %+v", o, o)
+	}
+}
+
+// findTappable returns the deepest visible tappable object at pos.
+func findTappable(ui *Window, pos fyne.Position) (fyne.CanvasObject, fyne.Position) {
+	var found fyne.CanvasObject
+	d := fyne.CurrentApp().Driver()
+	for _, o := range visible(ui.win.Content()) {
+		if _, ok := o.(fyne.Tappable); !ok {
+			continue
+		}
+		p, s := d.AbsolutePositionForObject(o), o.Size()
+		if pos.X >= p.X && pos.X < p.X+s.Width && pos.Y >= p.Y && pos.Y < p.Y+s.Height {
+			found = o
+		}
+	}
+	return found, pos
 }

@@ -41,6 +41,7 @@ type serveConfig struct {
 	acmeHTTPAddr, acmeDir string
 	shutdownTimeout       time.Duration
 	openRooms             bool
+	roomLinksAdmit        bool
 	rateLimit             float64
 	rateBurst             int
 	allowedOrigins        string
@@ -66,6 +67,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.acmeDir, "acme-directory", "", "ACME directory URL (default Let's Encrypt production)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	fs.BoolVar(&c.openRooms, "open-rooms", false, "let every friend into every room, without the room's invite code")
+	fs.BoolVar(&c.roomLinksAdmit, "room-links-admit", false, "let anyone with a room's invite link make an account on this hub (otherwise only hub invites do)")
 	fs.Float64Var(&c.rateLimit, "rate-limit", hub.DefaultRateLimit, "commands a second one connection may send, sustained")
 	fs.IntVar(&c.rateBurst, "rate-burst", hub.DefaultRateBurst, "commands one connection may send at once")
 	fs.Int64Var(&c.maxUploadMB, "max-upload-mb", hub.DefaultMaxUpload>>20, "largest music file a friend may upload, in MiB")
@@ -107,7 +109,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		}
 	}()
 	cfg := hub.Config{Store: db, Accounts: db, Metrics: metrics, Logger: log,
-		OpenRooms: c.openRooms, RateLimit: c.rateLimit, RateBurst: c.rateBurst, MaxUpload: c.maxUploadMB << 20}
+		OpenRooms: c.openRooms, RoomLinksAdmit: c.roomLinksAdmit, RateLimit: c.rateLimit, RateBurst: c.rateBurst, MaxUpload: c.maxUploadMB << 20}
 	for _, o := range strings.Split(c.allowedOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.Engine.AllowedOrigins = append(cfg.Engine.AllowedOrigins, o)

@@ -195,6 +195,22 @@ func Redeem(ctx context.Context, client *http.Client, link, name string) (Accoun
 	if err != nil {
 		return Account{}, err
 	}
+	return redeem(ctx, client, hubs, code, name, link)
+}
+
+// RedeemRoomLink makes an account called name on the hub of a room's
+// invite link (tandem://HOST:PORT/join/CODE), which a hub whose room links
+// admit newcomers allows (a player's built-in hub). Others refuse with
+// EFORBIDDEN: ask for a hub invite then.
+func RedeemRoomLink(ctx context.Context, client *http.Client, link, name string) (Account, error) {
+	hubs, code, err := ParseRoomLink(link)
+	if err != nil {
+		return Account{}, err
+	}
+	return redeem(ctx, client, hubs, code, name, link)
+}
+
+func redeem(ctx context.Context, client *http.Client, hubs []string, code, name, link string) (Account, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -254,13 +270,25 @@ func Join(ctx context.Context, path, link, name string) (Account, error) {
 	if err != nil {
 		return Account{}, err
 	}
-	f, err := Load(path)
+	return a, save(path, a)
+}
+
+// JoinByRoomLink is Join for a room's invite link: RedeemRoomLink, then
+// the account is saved in path.
+func JoinByRoomLink(ctx context.Context, path, link, name string) (Account, error) {
+	a, err := RedeemRoomLink(ctx, nil, link, name)
 	if err != nil {
 		return Account{}, err
 	}
-	f.Put(a)
-	if err := Save(path, f); err != nil {
-		return Account{}, err
+	return a, save(path, a)
+}
+
+// save adds an account to the accounts file in path.
+func save(path string, a Account) error {
+	f, err := Load(path)
+	if err != nil {
+		return err
 	}
-	return a, nil
+	f.Put(a)
+	return Save(path, f)
 }

@@ -27,7 +27,7 @@ func testHub(t *testing.T, tls bool) (*store.DB, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := hub.New(hub.Config{Store: db, Accounts: db})
+	h := hub.New(hub.Config{Store: db, Accounts: db, RoomLinksAdmit: true})
 	var ts *httptest.Server
 	if tls {
 		ts = httptest.NewTLSServer(h.Handler())
@@ -174,4 +174,30 @@ func TestFilePutReplaces(t *testing.T) {
 	if empty, err := Load(filepath.Join(t.TempDir(), "missing.json")); err != nil || len(empty.Accounts) != 0 {
 		t.Errorf("missing file: %+v, %v", empty, err)
 	}
+}
+
+// TestJoinByRoomLink: a room's invite link alone makes an account on a hub
+// whose room links admit newcomers, and it is saved.
+func TestJoinByRoomLink(t *testing.T) {
+	db, ts := testHub(t, false)
+	const code = "MZXW6YTBOI3DAMRQ"
+	if err := db.PutRoom(tandem.Room{Name: "lounge", Host: "ann", Code: code}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), FileName)
+	link := "tandem://" + strings.TrimPrefix(ts.URL, "http://") + "/join/" + code
+	a, err := JoinByRoomLink(ctx(t), path, link, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := db.Authenticate(a.Token); err != nil || u.Name != "bob" || a.Hub != ts.URL {
+		t.Fatalf("account %+v: %+v, %v", a, u, err)
+	}
+	if tok, err := TokenFor(path, ts.URL); err != nil || tok != a.Token {
+		t.Errorf("saved token %q, %v", tok, err)
+	}
+	_, err = JoinByRoomLink(ctx(t), path, link, "bob")
+	wantCode(t, err, tandem.ECONFLICT)
+	_, err = JoinByRoomLink(ctx(t), path, "tandem://"+strings.TrimPrefix(ts.URL, "http://")+"/join/AAAAAAAAAAAAAAAA", "cat")
+	wantCode(t, err, tandem.EFORBIDDEN)
 }

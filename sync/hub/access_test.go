@@ -400,3 +400,39 @@ func TestMetrics(t *testing.T) {
 		t.Logf("metrics:\n%s", body)
 	}
 }
+
+// TestRoomLinkRedeems: on a hub whose room links admit newcomers, a room's
+// code makes an account; elsewhere it is refused like an unknown invite.
+func TestRoomLinkRedeems(t *testing.T) {
+	for _, admit := range []bool{true, false} {
+		db, err := store.Open(t.TempDir(), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const code = "MZXW6YTBOI3DAMRQ"
+		if err := db.PutRoom(tandem.Room{Name: "lounge", Host: "ann", Code: code}); err != nil {
+			t.Fatal(err)
+		}
+		h := New(Config{Store: db, Accounts: db, RoomLinksAdmit: admit})
+		ts := httptest.NewServer(h.Handler())
+		resp, err := http.Post(ts.URL+RedeemPath, "application/json", strings.NewReader(`{"code":"`+code+`","name":"bob"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if admit {
+			var rr RedeemResponse
+			if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &rr) != nil || rr.User.Name != "bob" {
+				t.Errorf("admitting hub: %d %s", resp.StatusCode, b)
+			} else if u, err := db.Authenticate(rr.Token); err != nil || u.Name != "bob" {
+				t.Errorf("the token: %+v %v", u, err)
+			}
+		} else if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("hub without room-link admission: %d %s, want 403", resp.StatusCode, b)
+		}
+		h.Close()
+		ts.Close()
+		db.Close()
+	}
+}

@@ -74,6 +74,12 @@ type Config struct {
 	// Otherwise a room admits its host and the friends who joined it with
 	// its invite code.
 	OpenRooms bool
+	// RoomLinksAdmit lets a newcomer who holds a room's invite link make
+	// an account on the hub with it (POST /api/invites/redeem with the
+	// room's code), as on a player's built-in hub, where hosting a room
+	// and sharing its link is all it takes. Otherwise only hub invites
+	// make accounts, and a room link is for friends who have one.
+	RoomLinksAdmit bool
 	// RateLimit is how many commands a second one connection may send,
 	// sustained, and RateBurst how many at once; zero means
 	// DefaultRateLimit and DefaultRateBurst.
@@ -112,8 +118,10 @@ type Hub struct {
 	fallback  string
 	guest     string
 	openRooms bool
-	io        *socketio.Server
-	mux       *http.ServeMux
+	// roomLinksAdmit: a room's code also redeems an account (Config).
+	roomLinksAdmit bool
+	io             *socketio.Server
+	mux            *http.ServeMux
 
 	mu     sync.Mutex // guards rooms and closed; never held while taking a liveRoom's mu
 	rooms  map[string]*liveRoom
@@ -205,7 +213,7 @@ func New(cfg Config) *Hub {
 	}
 	h := &Hub{
 		store: cfg.Store, log: log, now: cfg.Now, lead: cfg.Lead, fallback: cfg.FallbackPlaylist,
-		guest: cfg.GuestUser, openRooms: cfg.OpenRooms,
+		guest: cfg.GuestUser, openRooms: cfg.OpenRooms, roomLinksAdmit: cfg.RoomLinksAdmit,
 		rooms: map[string]*liveRoom{}, runners: map[string]*runner{},
 		friends: friendsState{online: map[string]int{}}, tracks: map[string]tandem.Track{},
 		rtt: rtts{rtt: map[string]time.Duration{}},

@@ -113,6 +113,12 @@ if it is refused, ask for a new one.
 `, web, app, strings.TrimSuffix(web, InvitePath+url.PathEscape(code)))
 }
 
+// roomCodeRedeemer is the part of the store that makes an account from a
+// room's invite code (Config.RoomLinksAdmit).
+type roomCodeRedeemer interface {
+	RedeemRoomCode(code, name string) (tandem.User, string, error)
+}
+
 // redeemInvite serves POST /api/invites/redeem: {code, name} -> 201
 // {token, user}. Refusals are {ok:false, error:{code, message}}: 400
 // EINVALID (bad body or name), 403 EFORBIDDEN (unknown, used-up or
@@ -140,6 +146,12 @@ func (h *Hub) redeemInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, token, err := h.ops.accounts.RedeemInvite(req.Code, req.Name)
+	if rc, ok := h.ops.accounts.(roomCodeRedeemer); ok && err != nil && h.roomLinksAdmit &&
+		tandem.ErrorCode(err) == tandem.EFORBIDDEN && validCode(req.Code) == nil {
+		// Not a hub invite: a room's code, on a hub whose room links
+		// admit newcomers.
+		u, token, err = rc.RedeemRoomCode(req.Code, req.Name)
+	}
 	if err != nil {
 		if tandem.ErrorCode(err) == tandem.EINTERNAL {
 			h.log.Error("hub: redeem invite", "name", req.Name, "err", err)

@@ -234,7 +234,7 @@ func (h *Hub) enter(s *socketio.Socket, lr *liveRoom, byCode bool) (any, error) 
 	}
 	lr.members[s.ID()] = s
 	state := &protocol.RoomState{Room: lr.room.Name, Info: roomInfo(lr.room), Queue: h.wireEntries(q),
-		NowPlaying: wirePlayback(lr.room.Playback), Version: lr.room.Version, Members: lr.membersLocked()}
+		NowPlaying: wirePlayback(lr.room.Playback), Version: lr.room.Version, Members: lr.membersLocked(), You: user}
 	h.presenceLocked(lr)
 	h.friendsChanged()
 	if first {

@@ -118,6 +118,10 @@ func (t Track) appendJSON(b []byte) ([]byte, error) {
 	b = appendString(b, t.Format)
 	b = append(b, `,"size":`...)
 	b = strconv.AppendInt(b, t.Size, 10)
+	if t.Art != "" {
+		b = append(b, `,"art":`...)
+		b = appendString(b, t.Art)
+	}
 	return append(b, '}'), nil
 }
 

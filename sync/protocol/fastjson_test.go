@@ -69,7 +69,7 @@ func randomPlaylist(r *rand.Rand, n int) Playlist {
 		e := Entry{ID: s(), TrackID: s(), AddedBy: s(), AddedAt: time.Unix(r.Int64N(4e9), r.Int64N(1e9)).UTC(), Order: s()}
 		if i%3 != 0 {
 			durs := []float64{0, 1, 180000.5, 1e-7, 1e21, 123456789.125, -3, 5e-324}
-			e.Track = &Track{ID: s(), Title: s(), Artist: s(), Album: s(), Duration: durs[r.IntN(len(durs))], Format: s(), Size: r.Int64()}
+			e.Track = &Track{ID: s(), Title: s(), Artist: s(), Album: s(), Duration: durs[r.IntN(len(durs))], Format: s(), Size: r.Int64(), Art: s()}
 		}
 		p.Entries = append(p.Entries, e)
 	}

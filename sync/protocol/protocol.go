@@ -47,6 +47,7 @@ const (
 	PlaybackNext      = "playback:next"
 	PlaybackPrevious  = "playback:previous"
 	RoomShuffle       = "room:shuffle"
+	RoomRepeat        = "room:repeat"
 	ClockReport       = "clock:report"
 	RoomWait          = "room:wait"
 	PlaybackBuffering = "playback:buffering"
@@ -137,7 +138,10 @@ type RoomInfo struct {
 	Playlist string               `json:"playlistId,omitempty"`
 	Shuffle  bool                 `json:"shuffle,omitempty"`
 	Wait     bool                 `json:"wait,omitempty"`
-	Version  uint64               `json:"version"`
+	// Repeat is the room's repeat mode: RepeatOff ("" on the wire is
+	// the same), RepeatAll or RepeatOne.
+	Repeat  string `json:"repeat,omitempty"`
+	Version uint64 `json:"version"`
 }
 
 // RoomsAck answers room:list.
@@ -205,6 +209,19 @@ type BufferingRequest struct {
 	Buffering bool   `json:"buffering"`
 }
 
+// RepeatRequest is the payload of room:repeat.
+type RepeatRequest struct {
+	Room   string `json:"room"`
+	Repeat string `json:"repeat"`
+}
+
+// The repeat modes of a room (RepeatRequest, RoomInfo.Repeat).
+const (
+	RepeatOff = "off"
+	RepeatAll = "all" // after the last entry of the play order, the first
+	RepeatOne = "one" // the same entry again
+)
+
 // ShuffleRequest is the payload of room:shuffle.
 type ShuffleRequest struct {
 	Room    string `json:"room"`
@@ -247,6 +264,9 @@ type Track struct {
 	Duration float64 `json:"duration"` // ms
 	Format   string  `json:"format"`
 	Size     int64   `json:"size"`
+	// Art is the MIME type of the track's embedded artwork, "" when it
+	// has none; GET /api/tracks/{id}/art serves it.
+	Art string `json:"art,omitempty"`
 }
 
 // Entry is a queue or playlist entry with its track. Order sorts a
@@ -277,6 +297,10 @@ type RoomState struct {
 	NowPlaying Playback        `json:"nowPlaying"`
 	Version    uint64          `json:"version"`
 	Members    []tandem.Member `json:"members"`
+	// You is the joining user's name as the hub knows it (a guest's
+	// name with " (guest)"), so a client can tell whether it hosts the
+	// room.
+	You string `json:"you,omitempty"`
 }
 
 // JoinAck answers room:join.
@@ -442,7 +466,7 @@ func Dur(ms float64) time.Duration { return time.Duration(ms * float64(time.Mill
 
 // WireTrack converts a domain track.
 func WireTrack(t tandem.Track) *Track {
-	return &Track{ID: t.ID, Title: t.Title, Artist: t.Artist, Album: t.Album, Duration: Ms(t.Duration), Format: t.Format, Size: t.Size}
+	return &Track{ID: t.ID, Title: t.Title, Artist: t.Artist, Album: t.Album, Duration: Ms(t.Duration), Format: t.Format, Size: t.Size, Art: t.Art}
 }
 
 // Fail returns the error ack for err.

@@ -60,6 +60,17 @@ type Handlers struct {
 	// Playlist is called for a change of a playlist the client opened or
 	// the room plays; ApplyPlaylistEvent applies it to a copy.
 	Playlist func(protocol.PlaylistEvent)
+	// Room is called when the room's info changes: host, policy, code,
+	// members, shuffle, wait, repeat.
+	Room func(protocol.RoomInfo)
+	// Removed is called when the host removed this user from the room;
+	// the client is then in no room (RoomName is "").
+	Removed func(protocol.Removed)
+	// Friends is called with every friend's presence as it changes.
+	Friends func([]protocol.Friend)
+	// Activity is called with new items of the friends' feed, oldest
+	// first.
+	Activity func([]tandem.Activity)
 }
 
 // Client is a member's connection to one room.
@@ -80,9 +91,14 @@ type Client struct {
 	clockMu   sync.Mutex
 	clockStop func() // stops the current connection's sampler, or nil
 
+	// joinMu serialises what changes the room: the join after each
+	// (re)connection, and Join, Create and Leave.
+	joinMu sync.Mutex
+
 	mu     sync.Mutex // guards the following
-	room   string     // the room's name, once known
+	room   string     // the room's name, once known; "" when in no room
 	code   string     // the invite code, until a join by code succeeded
+	left   []string   // rooms left while disconnected, to leave on the hub again
 	state  protocol.RoomState
 	joined chan error // the first join's outcome, then nil
 }
@@ -120,6 +136,9 @@ func New(opts Options, h Handlers) *Client {
 	c.io.On(protocol.EventQueue, c.onQueue)
 	c.io.On(protocol.EventRoom, c.onRoomInfo)
 	c.io.On(protocol.EventPlaylist, c.onPlaylist)
+	c.io.On(protocol.EventRemoved, c.onRemoved)
+	c.io.On(protocol.EventFriends, c.onFriends)
+	c.io.On(protocol.EventActivity, c.onActivity)
 	c.io.OnConnect(c.onConnect)
 	c.io.OnDisconnect(func(reason string) {
 		c.stopClock()
@@ -180,13 +199,27 @@ func (c *Client) onConnect() {
 			c.log.Debug("room: clock report", "err", err)
 		}
 	}
-	var ack protocol.JoinAck
+	c.joinMu.Lock()
+	defer c.joinMu.Unlock()
+	c.leaveLeft(ctx)
 	c.mu.Lock()
 	req := protocol.JoinRequest{Room: c.room}
 	if c.code != "" {
 		req = protocol.JoinRequest{Code: c.code}
 	}
 	c.mu.Unlock()
+	if req.Room == "" && req.Code == "" {
+		// In no room (after Leave, or a removal): connected, nothing to join.
+		if c.h.Connection != nil {
+			c.h.Connection(true, nil)
+		}
+		select {
+		case c.joined <- nil:
+		default:
+		}
+		return
+	}
+	var ack protocol.JoinAck
 	err := c.call(ctx, protocol.RoomJoin, req, &ack)
 	if err == nil && ack.State == nil {
 		err = errors.New("room: join ack without state")
@@ -195,7 +228,7 @@ func (c *Client) onConnect() {
 		c.mu.Lock()
 		c.room, c.code = ack.State.Room, "" // a member now: later joins go by name
 		st := *ack.State
-		if st.Version < c.state.Version {
+		if st.Version < c.state.Version && st.Room == c.state.Room {
 			// An event newer than the join's snapshot arrived first.
 			st.Version, st.NowPlaying = c.state.Version, c.state.NowPlaying
 		}
@@ -419,6 +452,9 @@ func (c *Client) onRoomInfo(args []json.RawMessage, _ socketio.AckFunc) {
 	}
 	c.state.Info = ev
 	c.mu.Unlock()
+	if c.h.Room != nil {
+		c.h.Room(ev)
+	}
 }
 
 // Playlists lists the hub's playlists, without their entries.

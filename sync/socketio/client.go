@@ -73,6 +73,7 @@ type Client struct {
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
 	exited chan struct{} // closed when the run loop exits
+	retry  chan struct{} // Retry: cut the reconnection's wait short
 
 	writeMu sync.Mutex // keeps each packet's messages together
 
@@ -88,6 +89,7 @@ type Client struct {
 	offset       string // the last offset received
 	recovered    bool
 	buffer       []buffered
+	nextAttempt  time.Time // when the next reconnection starts, while waiting for it
 	started      bool
 	stopped      bool // the run loop has ended or will not run
 }
@@ -124,7 +126,7 @@ func NewClient(url string, opts ClientOptions) *Client {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Client{
 		url: url, opts: opts, log: log.With("hub", url, "nsp", opts.Namespace),
-		ctx: ctx, cancel: cancel, exited: make(chan struct{}),
+		ctx: ctx, cancel: cancel, exited: make(chan struct{}), retry: make(chan struct{}, 1),
 		handlers: map[string]EventHandler{}, acks: newAckTable(nil),
 	}
 }
@@ -194,6 +196,30 @@ func (c *Client) Connected() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.live != nil
+}
+
+// NextAttempt returns when the next reconnection attempt starts, while
+// the client waits for it after a lost connection or a failed dial; the
+// zero time otherwise.
+func (c *Client) NextAttempt() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nextAttempt
+}
+
+// Retry cuts the wait before the next reconnection attempt short: the
+// client dials at once. It does nothing while connected or dialing.
+func (c *Client) Retry() {
+	c.mu.Lock()
+	waiting := !c.nextAttempt.IsZero()
+	c.mu.Unlock()
+	if !waiting {
+		return
+	}
+	select {
+	case c.retry <- struct{}{}:
+	default:
+	}
 }
 
 // ID returns the socket id of the current connection, or "".
@@ -364,14 +390,26 @@ func (c *Client) run(first chan<- error) {
 		d := c.backoff(attempt)
 		attempt++
 		c.log.Debug("socketio: reconnecting", "in", d, "attempt", attempt)
+		select { // a Retry from before this wait is stale
+		case <-c.retry:
+		default:
+		}
+		c.mu.Lock()
+		c.nextAttempt = time.Now().Add(d)
+		c.mu.Unlock()
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
+		case <-c.retry:
+			t.Stop()
 		case <-c.ctx.Done():
 			t.Stop()
 			report(ErrClientClosed)
 			return
 		}
+		c.mu.Lock()
+		c.nextAttempt = time.Time{}
+		c.mu.Unlock()
 	}
 }
 

@@ -12,9 +12,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -204,6 +206,7 @@ type runningPlayer struct {
 	wid     string // X window id
 	exited  chan error
 	display string
+	debug   string // the URL of its /debug/state
 }
 
 // startPlayer runs the player with a fresh home on display, with its sound
@@ -216,9 +219,10 @@ func startPlayer(t *testing.T, display, runtimeDir string, args ...string) *runn
 	if len(args) == 0 {
 		args = []string{"--listen", "127.0.0.1:0", "--name", "e2e"}
 	}
-	cmd := exec.Command(playerBin(t), append(args, "-v")...)
+	cmd := exec.Command(playerBin(t), append(args, "-v", "--debug-addr", "127.0.0.1:0")...)
 	cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_RUNTIME_DIR="+runtimeDir, "HOME="+home,
-		"XDG_DATA_HOME="+filepath.Join(home, "data"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"), "LANG=en_US.UTF-8")
+		"XDG_DATA_HOME="+filepath.Join(home, "data"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"), "LANG=en_US.UTF-8",
+		"DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(home, "no-bus"))
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -243,7 +247,39 @@ func startPlayer(t *testing.T, display, runtimeDir string, args ...string) *runn
 		p.wid = strings.TrimSpace(strings.Split(string(out), "\n")[0])
 		return err == nil && p.wid != ""
 	})
+	waitUntil(t, "the debug address in the log", 10*time.Second, func() bool {
+		_, after, ok := strings.Cut(p.logs.String(), "msg=\"debug state\" url=")
+		p.debug, _, _ = strings.Cut(after, "\n")
+		return ok && strings.HasSuffix(p.debug, "/debug/state")
+	})
 	return p
+}
+
+// playerState is what a player's /debug/state tells.
+type playerState struct {
+	Room    string   `json:"room"`
+	Link    string   `json:"link"`
+	Members []string `json:"members"`
+	Now     struct {
+		EntryID, TrackID, Title string
+		Playing                 bool
+	} `json:"now"`
+	Row *struct{ X, Y float32 } `json:"row"`
+}
+
+// state reads the player's state; query is appended to the URL.
+func (p *runningPlayer) state(t *testing.T, query string) playerState {
+	t.Helper()
+	resp, err := http.Get(p.debug + query)
+	if err != nil {
+		t.Fatalf("debug state: %v", err)
+	}
+	defer resp.Body.Close()
+	var st playerState
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("debug state: %v", err)
+	}
+	return st
 }
 
 // aliveFor fails the test if the player exits within d.
@@ -257,19 +293,35 @@ func (p *runningPlayer) aliveFor(t *testing.T, d time.Duration) {
 	}
 }
 
-// doubleClickRow double-clicks a row (from 0) of the track table.
+// doubleClickRow double-clicks a row (from 0) of the track table, where
+// the player says the row is drawn.
 func (p *runningPlayer) doubleClickRow(t *testing.T, row int) {
 	t.Helper()
+	var st playerState
+	waitUntil(t, fmt.Sprintf("row %d on screen", row), 20*time.Second, func() bool {
+		st = p.state(t, "?row="+strconv.Itoa(row))
+		return st.Row != nil
+	})
 	geo := map[string]int{}
 	for _, l := range strings.Split(xdotool(t, p.display, "getwindowgeometry", "--shell", p.wid), "\n") {
 		if k, v, ok := strings.Cut(l, "="); ok {
 			geo[k], _ = strconv.Atoi(v)
 		}
 	}
-	x := geo["X"] + geo["WIDTH"]*35/100
-	y := geo["Y"] + rowY(geo["HEIGHT"], row)
+	x := geo["X"] + int(st.Row.X)
+	y := geo["Y"] + int(st.Row.Y)
 	xdotool(t, p.display, "mousemove", strconv.Itoa(x), strconv.Itoa(y))
 	xdotool(t, p.display, "click", "--repeat", "2", "--delay", "80", "1")
+}
+
+// screenshotWindow saves one window.
+func screenshotWindow(t *testing.T, display, wid, path string) {
+	t.Helper()
+	cmd := exec.Command("/usr/bin/import", "-display", display, "-window", wid, path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("screenshot of window %s: %v: %s", wid, err, out)
+	}
+	t.Logf("screenshot: %s", path)
 }
 
 func TestPlayerWindowAndSound(t *testing.T) {
@@ -315,60 +367,52 @@ func TestPlayerWithoutSoundCard(t *testing.T) {
 	screenshot(t, display, filepath.Join(art, "player-muted.png"))
 }
 
-// rowY is the vertical offset, in the window, of the middle of a track
-// table row (from 0), for the window's layout.
-func rowY(_, row int) int { return 57 + row*39 }
-
-// TestFriendFollowsHost runs two players: a host, and a friend who joins it
-// with the join line's guest token. The host's double-click must switch the
-// friend's audio to the same track.
-func TestFriendFollowsHost(t *testing.T) {
+// TestHostAndInvite runs two players: A hosts a room on its built-in hub,
+// and B, a newcomer, joins that room through nothing but the room's invite
+// link, as a friend who clicks it would. A double-click on a row in A's
+// window must change what B plays.
+func TestHostAndInvite(t *testing.T) {
 	need(t, "Xvfb", "xdpyinfo", "xdotool", "/usr/bin/import")
 	art := artifacts(t)
-	display := startX(t, 2240)
-	host := startPlayer(t, display, t.TempDir())
-	var hubURL string
-	waitUntil(t, "the host's hub address", 10*time.Second, func() bool {
-		for _, f := range strings.Fields(host.logs.String()) {
-			if u, ok := strings.CutPrefix(f, "join="); ok {
-				hubURL = u
-				return true
-			}
-		}
-		return false
+	display := startX(t, 2400)
+	a := startPlayer(t, display, t.TempDir(), "--listen", "127.0.0.1:0", "--name", "alice")
+	var link string
+	waitUntil(t, "A's room and its invite link", 20*time.Second, func() bool {
+		st := a.state(t, "")
+		link = st.Link
+		return st.Room != "" && strings.HasPrefix(link, "tandem://") && strings.Contains(link, "/join/")
 	})
-	b, err := os.ReadFile(filepath.Join(host.home, "data", "tandem", "player", "tokens.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var toks struct{ Guest string }
-	if err := json.Unmarshal(b, &toks); err != nil || toks.Guest == "" {
-		t.Fatalf("tokens.json: %s (%v)", b, err)
-	}
-	friend := startPlayer(t, display, t.TempDir(), "--hub", hubURL, "--token", toks.Guest, "--name", "friend")
-	if friend.wid == host.wid {
-		t.Fatalf("host and friend share window %s", host.wid)
-	}
-	xdotool(t, display, "windowmove", friend.wid, "1130", "0")
-	waitUntil(t, "the host to see the friend", 10*time.Second, func() bool {
-		return strings.Contains(host.logs.String(), `user="friend (guest)"`)
-	})
+	t.Logf("invite link: %s", link)
 
-	host.doubleClickRow(t, 4)
-	var track string
-	waitUntil(t, "the host to load a track", 10*time.Second, func() bool {
-		_, after, ok := strings.Cut(host.logs.String(), "msg=\"audio: loaded\" track=")
-		track, _, _ = strings.Cut(after, " ")
-		return ok
-	})
-	waitUntil(t, "the friend to load the same track", 10*time.Second, func() bool {
-		return strings.Contains(friend.logs.String(), "msg=\"audio: loaded\" track="+track)
-	})
-	if !strings.Contains(host.logs.String(), "ui: change track") || strings.Contains(friend.logs.String(), "ui: change track") {
-		t.Fatal("the double-click did not land in the host's window alone")
+	b := startPlayer(t, display, t.TempDir(), "--join", link, "--name", "bob")
+	if b.wid == a.wid {
+		t.Fatalf("A and B share window %s", a.wid)
 	}
-	time.Sleep(time.Second) // let both bars draw
+	xdotool(t, display, "windowmove", b.wid, "1200", "0")
+	waitUntil(t, "A to see B in the room", 20*time.Second, func() bool {
+		return slices.Contains(a.state(t, "").Members, "bob")
+	})
+	if st := b.state(t, ""); st.Room != a.state(t, "").Room {
+		t.Fatalf("B is in room %q, A in %q", st.Room, a.state(t, "").Room)
+	}
+
+	a.doubleClickRow(t, 2)
+	var want string
+	waitUntil(t, "A to play the row", 10*time.Second, func() bool {
+		want = a.state(t, "").Now.TrackID
+		return want != ""
+	})
+	waitUntil(t, "B's now-playing to follow", 10*time.Second, func() bool {
+		n := b.state(t, "").Now
+		return n.TrackID == want && n.Playing
+	})
+	if !strings.Contains(a.logs.String(), "ui: change track") || strings.Contains(b.logs.String(), "ui: change track") {
+		t.Fatal("the double-click did not land in A's window alone")
+	}
+	time.Sleep(1500 * time.Millisecond) // let both bars draw
 	screenshot(t, display, filepath.Join(art, "host-and-friend.png"))
-	host.aliveFor(t, time.Second)
-	friend.aliveFor(t, time.Second)
+	screenshotWindow(t, display, a.wid, filepath.Join(art, "host.png"))
+	screenshotWindow(t, display, b.wid, filepath.Join(art, "friend.png"))
+	a.aliveFor(t, time.Second)
+	b.aliveFor(t, time.Second)
 }

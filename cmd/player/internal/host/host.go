@@ -83,7 +83,10 @@ func Start(dir, listen, hostName string, log *slog.Logger) (*Host, error) {
 	h.JoinURL = "http://" + net.JoinHostPort(lanAddress(ln.Addr().(*net.TCPAddr)), port)
 	cfg := hub.Config{Store: db, Logger: log.With("part", "hub"), FallbackPlaylist: pl.ID, GuestUser: guestUser,
 		// The join line is the invitation: whoever holds it may enter every room.
-		OpenRooms: true}
+		OpenRooms: true,
+		// A room's invite link is all a newcomer needs: it makes their
+		// account (POST /api/invites/redeem with the room's code).
+		RoomLinksAdmit: true, Accounts: db, PublicURL: h.JoinURL}
 	if err := hubmedia.Wire(&cfg, db, dir, log.With("part", "hub")); err != nil { // the music API
 		ln.Close()
 		return nil, fmt.Errorf("built-in hub: %w", err)
