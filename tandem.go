@@ -111,7 +111,11 @@ type Room struct {
 	Seed    uint64 `json:"seed,omitempty"`
 	// Wait makes the room wait for members who are buffering (in the
 	// Waiting state, for a bounded time) rather than play on without them.
-	Wait      bool      `json:"wait,omitempty"`
+	Wait bool `json:"wait,omitempty"`
+	// Repeat is the room's repeat mode: "off", "all" (after the last entry
+	// of the play order, the first) or "one" (the same entry again). ""
+	// (a room stored before repeat existed) means off.
+	Repeat    string    `json:"repeat,omitempty"`
 	Queue     []Entry   `json:"queue"`
 	Fallback  string    `json:"fallback,omitempty"` // playlist ID
 	Playback  Playback  `json:"playback"`

@@ -22,8 +22,11 @@ import (
 )
 
 const (
-	// tickEvery is how often the now-playing bar re-reads Core.Now.
-	tickEvery = 250 * time.Millisecond
+	// tickEvery is how often the bottom bar re-reads Core.Now while music
+	// plays, and idleTickEvery while nothing moves (paused, stopped): the
+	// reconnect banner's countdown and the friends' "ago" still update.
+	tickEvery     = 250 * time.Millisecond
+	idleTickEvery = time.Second
 	// pendingFor is how long the bar shows "…" after a local command that
 	// the hub has not answered yet.
 	pendingFor = 5 * time.Second
@@ -98,6 +101,8 @@ type Window struct {
 
 	listeners []event.Listener
 	stopTick  func()
+	setTick   func(time.Duration) // changes the ticker's period; nil in tests
+	fastTick  bool                // the ticker runs at tickEvery
 	quit      chan struct{} // closed by Close to stop the ticker goroutine
 	done      chan struct{} // closed when the ticker goroutine has returned
 	closeOnce sync.Once
@@ -108,8 +113,11 @@ type Window struct {
 // on core's emitter and starts a ticker that refreshes the bottom bar. It
 // shows the room's queue first. Call Close when the window goes away.
 func NewWindow(w fyne.Window, core Core, opts Options) *Window {
-	t := time.NewTicker(tickEvery)
-	return newWindow(w, core, opts, t.C, t.Stop)
+	t := time.NewTicker(idleTickEvery)
+	ui := newWindow(w, core, opts, t.C, t.Stop)
+	ui.setTick = t.Reset
+	ui.adjustTick()
+	return ui
 }
 
 // newWindow is NewWindow with the ticks given, so that tests drive them.
@@ -387,6 +395,7 @@ func (ui *Window) SeekBy(d time.Duration) {
 func (ui *Window) setPending() {
 	ui.pendingAt = time.Now()
 	ui.bar.setPending(true)
+	ui.adjustTick()
 }
 
 // hubChanged follows an authoritative track or playback change.
@@ -562,6 +571,7 @@ func (ui *Window) refreshNow() {
 		ui.pendingAt = time.Time{}
 	}
 	ui.bar.setNow(n, !ui.pendingAt.IsZero())
+	ui.adjustTick()
 	if n.TrackID != ui.artTrack {
 		ui.artTrack = n.TrackID
 		ui.bar.setArt(nil)
@@ -574,6 +584,20 @@ func (ui *Window) refreshNow() {
 					}
 				})
 			})
+		}
+	}
+}
+
+// adjustTick runs the ticker fast while the bar moves: music plays, a
+// command waits for its answer, or the user drags the seek bar.
+func (ui *Window) adjustTick() {
+	fast := ui.now.Playing || !ui.pendingAt.IsZero() || ui.seeking
+	if fast != ui.fastTick && ui.setTick != nil {
+		ui.fastTick = fast
+		if fast {
+			ui.setTick(tickEvery)
+		} else {
+			ui.setTick(idleTickEvery)
 		}
 	}
 }

@@ -349,6 +349,7 @@ func (h *Hub) registerCommands(nsp *socketio.Namespace) {
 		protocol.PlaybackNext:      h.next,
 		protocol.PlaybackPrevious:  h.previous,
 		protocol.RoomShuffle:       h.setShuffle,
+		protocol.RoomRepeat:        h.setRepeat,
 		protocol.ClockReport:       h.clockReport,
 		protocol.RoomWait:          h.setWait,
 		protocol.PlaybackBuffering: h.bufferingReport,
@@ -641,13 +642,29 @@ func (h *Hub) update(lr *liveRoom, fn func(r *tandem.Room) error) (tandem.Room, 
 	if err := h.store.PutRoom(r); err != nil {
 		return tandem.Room{}, fmt.Errorf("hub: store room %q: %w", r.Name, err)
 	}
+	before := lr.room
 	lr.room = r
 	h.armEnd(lr)
+	// Friends see what each member plays (friends.go): a new track, or a
+	// play, pause, wait or stop, changes that for every member here.
+	if len(lr.members) > 0 && listening(before) != listening(r) {
+		h.friendsChanged()
+	}
 	return r, nil
 }
 
+// listening is the track a room's members are listening to, as friends
+// see it (membersLocked's NowPlaying): the room's track while it plays,
+// else "".
+func listening(r tandem.Room) string {
+	if r.Playback.State != tandem.Playing {
+		return ""
+	}
+	return r.Playback.TrackID
+}
+
 // armEnd schedules the end of the room's playing track, when the room
-// moves on to the next entry of its queue; lr.mu must be held.
+// moves on (trackEnded); lr.mu must be held.
 func (h *Hub) armEnd(lr *liveRoom) {
 	if lr.ended != nil {
 		lr.ended.Stop()
@@ -668,10 +685,10 @@ func (h *Hub) armEnd(lr *liveRoom) {
 	lr.ended = time.AfterFunc(max(end.Sub(h.now())-h.leadLocked(lr), 0), func() { h.trackEnded(name, version, end) })
 }
 
-// trackEnded moves a room on to the next entry of its play order as the
-// track of the given version ends, at hub time end: the next entry starts
-// exactly then, gaplessly (or after the lead, if end is closer than that,
-// as after a restart of the hub). After the last entry the room stops.
+// trackEnded moves a room on as the track of the given version ends, at
+// hub time end, to the entry afterEnd picks: it starts exactly then,
+// gaplessly (or after the lead, if end is closer than that, as after a
+// restart of the hub). With none, the room stops.
 func (h *Hub) trackEnded(name string, version uint64, end time.Time) {
 	h.mu.Lock()
 	lr, closed := h.rooms[name], h.closed
@@ -689,9 +706,7 @@ func (h *Hub) trackEnded(name string, version uint64, end time.Time) {
 		h.log.Error("hub: advance", "room", name, "err", err)
 		return
 	}
-	i := slices.IndexFunc(q, func(e tandem.Entry) bool { return e.ID == lr.room.Playback.EntryID })
-	if lr.room.Playback.EntryID != "" && i >= 0 && i+1 < len(q) {
-		next := q[i+1]
+	if next, ok := afterEnd(lr.room, q); ok {
 		// The timer fired about a lead before the end; a late timer costs
 		// the members a little notice, but the join stays gapless unless
 		// less than half a lead is left (after a restart of the hub).

@@ -71,8 +71,12 @@ func roomInfo(r tandem.Room) protocol.RoomInfo {
 	if members == nil {
 		members = []string{}
 	}
+	repeat := r.Repeat
+	if repeat == "" {
+		repeat = protocol.RepeatOff
+	}
 	return protocol.RoomInfo{Room: r.Name, Host: r.Host, Policy: policy, Code: r.Code, Members: members,
-		Playlist: r.Fallback, Shuffle: r.Shuffle, Wait: r.Wait, Version: r.Version}
+		Playlist: r.Fallback, Shuffle: r.Shuffle, Wait: r.Wait, Repeat: repeat, Version: r.Version}
 }
 
 // newRoom returns a new room hosted by host.

@@ -138,6 +138,7 @@ func TestHostOnlyPolicyAndRemove(t *testing.T) {
 		{protocol.PlaybackPause, protocol.RoomRequest{Room: "jam"}},
 		{protocol.PlaybackSeek, protocol.SeekRequest{Room: "jam", Position: new(float64)}},
 		{protocol.RoomPlaylist, protocol.RoomPlaylistRequest{Room: "jam", PlaylistID: f.playlist.ID}},
+		{protocol.RoomRepeat, protocol.RepeatRequest{Room: "jam", Repeat: protocol.RepeatAll}},
 		{protocol.RoomPolicy, protocol.PolicyRequest{Room: "jam", Policy: tandem.Everyone}},
 		{protocol.RoomRemove, protocol.RemoveRequest{Room: "jam", User: "ann"}},
 	} {

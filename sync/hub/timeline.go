@@ -15,8 +15,8 @@ import (
 )
 
 // The room's timeline: how far ahead commands are scheduled, the play
-// order (shuffle), stale commands, next and previous, and the gapless move
-// to the next entry.
+// order (shuffle), stale commands, next and previous, the repeat mode, and
+// the gapless move to the next entry.
 
 // Bounds of the adaptive lead.
 const (
@@ -180,6 +180,58 @@ func (h *Hub) setShuffle(s *socketio.Socket, payload json.RawMessage) (any, erro
 	})
 }
 
+// setRepeat sets the room's repeat mode: off, all or one.
+func (h *Hub) setRepeat(s *socketio.Socket, payload json.RawMessage) (any, error) {
+	var req protocol.RepeatRequest
+	if err := decode(payload, &req); err != nil {
+		return nil, err
+	}
+	switch req.Repeat {
+	case protocol.RepeatOff, protocol.RepeatAll, protocol.RepeatOne:
+	default:
+		return nil, tandem.Errorf(tandem.EINVALID, "repeat must be %q, %q or %q",
+			protocol.RepeatOff, protocol.RepeatAll, protocol.RepeatOne)
+	}
+	return h.controlled(s, req.Room, nil, func(lr *liveRoom) (any, error) {
+		r, err := h.update(lr, func(r *tandem.Room) error {
+			r.Repeat = req.Repeat
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		h.emit(r.Name, protocol.EventRoom, roomInfo(r))
+		return protocol.VersionAck{Ack: protocol.OK(), Version: r.Version}, nil
+	})
+}
+
+// afterEnd picks what room r plays when its track ends, given its play
+// order q: with repeat one, the same entry again (or the same track, if it
+// was played by id); otherwise the next entry, and with repeat all the
+// first after the last. An entry no longer in the queue, or a track played
+// by id, has no next: the room stops, as it does after the last entry.
+func afterEnd(r tandem.Room, q []tandem.Entry) (tandem.Entry, bool) {
+	p := r.Playback
+	if p.TrackID == "" {
+		return tandem.Entry{}, false
+	}
+	i := -1
+	if p.EntryID != "" {
+		i = slices.IndexFunc(q, func(e tandem.Entry) bool { return e.ID == p.EntryID })
+	}
+	switch {
+	case r.Repeat == protocol.RepeatOne && (p.EntryID == "" || i >= 0):
+		return tandem.Entry{ID: p.EntryID, TrackID: p.TrackID}, true
+	case i < 0:
+		return tandem.Entry{}, false
+	case i+1 < len(q):
+		return q[i+1], true
+	case r.Repeat == protocol.RepeatAll:
+		return q[0], true
+	}
+	return tandem.Entry{}, false
+}
+
 func (h *Hub) next(s *socketio.Socket, payload json.RawMessage) (any, error) {
 	return h.step(s, payload, +1)
 }
@@ -224,6 +276,8 @@ func (h *Hub) stepLocked(s *socketio.Socket, lr *liveRoom, room string, dir int)
 		target = q[0]
 	case i+dir < 0:
 		target = q[i] // before the first: restart it
+	case i+dir >= len(q) && lr.room.Repeat == protocol.RepeatAll:
+		target = q[0] // repeat all: after the last, the first
 	case i+dir >= len(q):
 		return nil, tandem.Errorf(tandem.ECONFLICT, "no entry after the last one in room %q", room)
 	default:

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Measures the desktop player (issue 7's targets): the time from starting
+# bin/player to an interactive window (its table drawn and answering), and
+# its CPU while paused with the window visible, under Xvfb, with the
+# built-in hub and a fresh home. Usage: bench/player-idle.sh [seconds] [runs]
+set -euo pipefail
+secs=${1:-60}
+runs=${2:-3}
+bin=${TANDEM_PLAYER_BIN:-$(dirname "$0")/../bin/player}
+tck=$(getconf CLK_TCK)
+display=:97
+Xvfb $display -screen 0 1400x900x24 -nolisten tcp >/dev/null 2>&1 &
+xvfb=$!
+trap 'kill $xvfb 2>/dev/null' EXIT
+sleep 1
+for run in $(seq "$runs"); do
+  home=$(mktemp -d)
+  start=$(date +%s.%N)
+  DISPLAY=$display HOME=$home XDG_CONFIG_HOME=$home/config XDG_DATA_HOME=$home/data LANG=en_US.UTF-8 \
+    DBUS_SESSION_BUS_ADDRESS=unix:path=$home/none \
+    "$bin" --listen 127.0.0.1:0 --debug-addr 127.0.0.1:0 >"$home/log" 2>&1 &
+  pid=$!
+  url=""
+  while :; do
+    url=$(grep -o 'url=http://[^ ]*/debug/state' "$home/log" | head -1 | cut -d= -f2 || true)
+    if [ -n "$url" ] && curl -fs "$url?row=0" | grep -q '"row":{'; then break; fi
+    sleep 0.02
+  done
+  ready=$(date +%s.%N)
+  sleep 10 # let the connection and the clock settle
+  read -r u1 s1 < <(awk '{print $14, $15}' /proc/$pid/stat)
+  sleep "$secs"
+  read -r u2 s2 < <(awk '{print $14, $15}' /proc/$pid/stat)
+  rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  kill $pid; wait $pid 2>/dev/null || true
+  awk -v r="$run" -v st="$start" -v rd="$ready" -v u="$((u2 - u1))" -v s="$((s2 - s1))" -v t="$tck" -v secs="$secs" -v rss="$rss" \
+    'BEGIN { printf "run %d: interactive window in %.2f s; paused CPU %.2f%% of one core over %d s (user %.2f s, sys %.2f s); RSS %.0f MB\n", r, rd - st, 100 * (u + s) / t / secs, secs, u / t, s / t, rss / 1024 }'
+  rm -rf "$home"
+done
