@@ -109,6 +109,9 @@ type Library interface {
 	Rescan()
 	// Scanning reports whether a scan runs, and how many files it has seen.
 	Scanning() (bool, int)
+	// Err is the last problem, in plain words (a refused folder, a scan
+	// that could not finish), or "".
+	Err() string
 }
 
 // View types, defined by the core and shown by the window.

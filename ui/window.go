@@ -103,8 +103,8 @@ type Window struct {
 	stopTick  func()
 	setTick   func(time.Duration) // changes the ticker's period; nil in tests
 	fastTick  bool                // the ticker runs at tickEvery
-	quit      chan struct{} // closed by Close to stop the ticker goroutine
-	done      chan struct{} // closed when the ticker goroutine has returned
+	quit      chan struct{}       // closed by Close to stop the ticker goroutine
+	done      chan struct{}       // closed when the ticker goroutine has returned
 	closeOnce sync.Once
 	closed    atomic.Bool
 }
@@ -439,6 +439,7 @@ func (ui *Window) refresh(what string) {
 			ui.refreshRows()
 		}
 		ui.refreshSidebar()
+		ui.refreshStatus()
 	case "friends", "activity":
 		ui.refreshFriends()
 	case "connection":
@@ -463,7 +464,13 @@ func (ui *Window) refreshAll() {
 
 // refreshStatus re-reads the status line.
 func (ui *Window) refreshStatus() {
-	setText(ui.status, ui.core.Status())
+	s := ui.core.Status()
+	if ui.opts.Library != nil {
+		if err := ui.opts.Library.Err(); err != "" {
+			s = "library: " + err + " · " + s
+		}
+	}
+	setText(ui.status, s)
 }
 
 // refreshRows re-reads the shown list's rows.

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 	"go.uber.org/goleak"
@@ -655,4 +657,156 @@ func findTappable(ui *Window, pos fyne.Position) (fyne.CanvasObject, fyne.Positi
 		}
 	}
 	return found, pos
+}
+
+// fakeLibrary is a Library whose rows the test sets.
+type fakeLibrary struct {
+	mu      sync.Mutex
+	rows    []Row
+	folders []string
+	err     string
+}
+
+func (l *fakeLibrary) Rows() []Row { l.mu.Lock(); defer l.mu.Unlock(); return slices.Clone(l.rows) }
+func (l *fakeLibrary) Folders() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.folders)
+}
+func (l *fakeLibrary) SetFolders(dirs []string) { l.mu.Lock(); defer l.mu.Unlock(); l.folders = dirs }
+func (l *fakeLibrary) Rescan()                  {}
+func (l *fakeLibrary) Scanning() (bool, int)    { return false, 0 }
+func (l *fakeLibrary) Err() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.err }
+
+// recordingUploads records what it is asked to add.
+type recordingUploads struct {
+	mu    sync.Mutex
+	added []string
+	items []UploadItem
+}
+
+func (u *recordingUploads) Add(paths []string, playlistID string, play bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.added = append(u.added, fmt.Sprintf("%s → %q play=%v", strings.Join(paths, ","), playlistID, play))
+	for _, p := range paths {
+		u.items = append(u.items, UploadItem{ID: p, Name: filepath.Base(p), Path: p, State: player.UploadQueued})
+	}
+}
+func (u *recordingUploads) Cancel(string) {}
+func (u *recordingUploads) Clear()        {}
+func (u *recordingUploads) Items() []UploadItem {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.items)
+}
+func (u *recordingUploads) calls() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.added)
+}
+
+// TestLibraryAndUploads: the library's rows show in the table; playing one
+// uploads it and plays it once on the hub; adding one to a playlist
+// uploads it into that playlist; files dropped on the window go to the
+// list shown; the library's error reaches the status line.
+func TestLibraryAndUploads(t *testing.T) {
+	lib := &fakeLibrary{rows: []Row{
+		{Path: "/music/a.flac", Song: "Alpha", Artist: "Ann", Album: "One", Length: 61 * time.Second},
+		{Path: "/music/b.mp3", TrackID: "tb", Song: "Beta", Artist: "Bob"},
+	}, err: "/nope is not a folder"}
+	ups := &recordingUploads{}
+	ui, core, _ := newTestWindow(t, Options{Library: lib, Uploads: ups})
+	if !strings.Contains(ui.status.Text, "library: /nope is not a folder") {
+		t.Errorf("status %q", ui.status.Text)
+	}
+	ui.showList(LibraryID)
+	if got := songs(ui); !slices.Equal(got, []string{"Alpha", "Beta"}) {
+		t.Fatalf("library rows %q", got)
+	}
+	if got := ui.listTitle.Text; got != "Your music" {
+		t.Errorf("title %q", got)
+	}
+	test.DoubleTap(cell(t, ui, 0, colSong))
+	changes := record(t, ui.em, player.ChangeTrack)
+	test.DoubleTap(cell(t, ui, 1, colSong)) // already shared: played at once
+	if got := ups.calls(); len(got) != 1 || got[0] != `/music/a.flac → "" play=true` {
+		t.Fatalf("uploads %q", got)
+	}
+	if len(*changes) != 1 || (*changes)[0].TrackID != "tb" || (*changes)[0].EntryID != "" {
+		t.Fatalf("changes %+v", *changes)
+	}
+	if !ui.uploadsBox.Visible() {
+		t.Error("the uploads panel is hidden while files upload")
+	}
+	test.Tap(cell(t, ui, 0, colSong))
+	c := cell(t, ui, 1, colSong)
+	c.MouseDown(&desktop.MouseEvent{Modifier: fyne.KeyModifierControl})
+	test.Tap(c)
+	ui.addTo("p1", ui.model.selection())
+	if got := ups.calls(); got[len(got)-1] != `/music/a.flac → "p1" play=false` || !slices.Contains(core.called(), "AddTracks p1 tb") {
+		t.Fatalf("add to playlist: uploads %q, core %q", got, core.called())
+	}
+	// A drop goes to the list shown when it takes additions.
+	ui.showList("p1")
+	ui.dropped(fyne.NewPos(10, 10), []fyne.URI{storage.NewFileURI("/home/dana/song.ogg"), storage.NewFileURI("/home/dana/album")})
+	if got := ups.calls(); got[len(got)-1] != `/home/dana/song.ogg,/home/dana/album → "p1" play=false` {
+		t.Fatalf("drop: %q", got)
+	}
+	ui.showList("p2") // bob's, not collaborative
+	ui.dropped(fyne.NewPos(10, 10), []fyne.URI{storage.NewFileURI("/x.wav")})
+	if got := ups.calls(); got[len(got)-1] != `/x.wav → "" play=false` {
+		t.Fatalf("drop on a list that takes no additions: %q", got)
+	}
+}
+
+// TestSettingsDialog: the settings saved from the dialog reach the file,
+// the library's folders and the theme.
+func TestSettingsDialog(t *testing.T) {
+	st, err := settings.Open(filepath.Join(t.TempDir(), "settings.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib := &fakeLibrary{folders: []string{"/music"}}
+	ui, _, _ := newTestWindow(t, Options{Settings: st, Library: lib})
+	ui.showSettings()
+	top := ui.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no settings dialog")
+	}
+	var entries []*widget.Entry
+	var radio *widget.RadioGroup
+	var check *widget.Check
+	for _, o := range visible(top) {
+		switch o := o.(type) {
+		case *widget.Entry:
+			entries = append(entries, o)
+		case *widget.RadioGroup:
+			radio = o
+		case *widget.Check:
+			check = o
+		}
+	}
+	if len(entries) < 4 || radio == nil || check == nil {
+		t.Fatalf("form: %d entries, radio %v, check %v", len(entries), radio != nil, check != nil)
+	}
+	folders := entries[3]
+	if folders.Text != "/music" {
+		t.Fatalf("folders shown %q", folders.Text)
+	}
+	folders.SetText("/music\n/srv/songs\n")
+	entries[2].SetText("512")
+	radio.SetSelected(settings.ThemeDark)
+	check.SetChecked(true)
+	test.Tap(button(t, top, "Save"))
+	s := st.Get()
+	if s.Theme != settings.ThemeDark || !s.Notifications || s.CacheMB != 512 || !slices.Equal(s.MusicFolders, []string{"/music", "/srv/songs"}) {
+		t.Fatalf("saved %+v", s)
+	}
+	if got := lib.Folders(); !slices.Equal(got, []string{"/music", "/srv/songs"}) {
+		t.Errorf("library folders %q", got)
+	}
+	if _, ok := fyne.CurrentApp().Settings().Theme().(variantTheme); !ok {
+		t.Error("the dark theme is not applied")
+	}
 }
