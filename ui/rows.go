@@ -111,15 +111,38 @@ func (m *rowModel) resort() {
 		m.order[i] = i
 	}
 	if c := m.sort.Column; c >= 0 {
-		slices.SortStableFunc(m.order, func(a, b int) int {
-			r := compareRows(m.all[a], m.all[b], c)
-			if m.sort.Desc {
-				r = -r
+		sign := 1
+		if m.sort.Desc {
+			sign = -1
+		}
+		if key := textKey(c); key != nil {
+			// Text columns compare lower-cased keys made once, not
+			// folded at every comparison.
+			keys := make([]string, len(m.all))
+			for i, r := range m.all {
+				keys[i] = key(r)
 			}
-			return r
-		})
+			slices.SortStableFunc(m.order, func(a, b int) int { return sign * strings.Compare(keys[a], keys[b]) })
+		} else {
+			slices.SortStableFunc(m.order, func(a, b int) int { return sign * compareRows(m.all[a], m.all[b], c) })
+		}
 	}
 	m.refilter()
+}
+
+// textKey returns the sort key of a text column, or nil for the others.
+func textKey(col int) func(Row) string {
+	switch col {
+	case colSong:
+		return func(r Row) string { return strings.ToLower(r.Song) }
+	case colArtist:
+		return func(r Row) string { return strings.ToLower(r.Artist) + "\x00" + strings.ToLower(r.Album) }
+	case colAlbum:
+		return func(r Row) string { return strings.ToLower(r.Album) }
+	case colUser:
+		return func(r Row) string { return strings.ToLower(r.User) }
+	}
+	return nil
 }
 
 // compareRows compares two rows by a column, text case-insensitively.

@@ -120,7 +120,9 @@ func NewWindow(w fyne.Window, core Core, opts Options) *Window {
 	return ui
 }
 
-// newWindow is NewWindow with the ticks given, so that tests drive them.
+// newWindow is NewWindow with the ticks given. Tests give none and call
+// onTick on their own goroutine: the test driver runs fyne.Do at once on
+// the calling goroutine, so a ticker's goroutine would race with them.
 func newWindow(w fyne.Window, core Core, opts Options, ticks <-chan time.Time, stopTick func()) *Window {
 	log := opts.Logger
 	if log == nil {
@@ -300,13 +302,19 @@ func (ui *Window) tick(ticks <-chan time.Time) {
 		case <-ticks:
 			fyne.Do(func() {
 				if !ui.closed.Load() {
-					ui.refreshNow()
-					ui.refreshConnection()
-					ui.refreshSync()
+					ui.onTick()
 				}
 			})
 		}
 	}
+}
+
+// onTick re-reads what moves with time: the bottom bar, the reconnect
+// banner's countdown and the sync status.
+func (ui *Window) onTick() {
+	ui.refreshNow()
+	ui.refreshConnection()
+	ui.refreshSync()
 }
 
 // Close removes the window's listeners from the emitter, stops its ticker

@@ -163,18 +163,17 @@ func bstr(b bool) string {
 	return "off"
 }
 
-// newTestWindow builds a Window on a test app, with ticks that the test sends.
-func newTestWindow(t *testing.T, opts Options) (*Window, *fakeCore, chan time.Time) {
+// newTestWindow builds a Window on a test app; the test calls onTick.
+func newTestWindow(t *testing.T, opts Options) (*Window, *fakeCore) {
 	t.Helper()
 	test.NewTempApp(t)
 	core := newFakeCore()
 	w := test.NewWindow(nil)
 	t.Cleanup(w.Close)
 	w.Resize(fyne.NewSize(1200, 720))
-	ticks := make(chan time.Time)
-	ui := newWindow(w, core, opts, ticks, func() {})
+	ui := newWindow(w, core, opts, nil, func() {})
 	t.Cleanup(ui.Close)
-	return ui, core, ticks
+	return ui, core
 }
 
 // record collects the payloads emitted on topic.
@@ -270,12 +269,12 @@ func button(t *testing.T, o fyne.CanvasObject, text string) *widget.Button {
 }
 
 func TestWindowMarkup(t *testing.T) {
-	ui, _, _ := newTestWindow(t, Options{})
+	ui, _ := newTestWindow(t, Options{})
 	test.AssertRendersToMarkup(t, "window.xml", ui.win.Canvas())
 }
 
 func TestTable(t *testing.T) {
-	ui, _, _ := newTestWindow(t, Options{})
+	ui, _ := newTestWindow(t, Options{})
 	if got, want := ui.win.Title(), "Tandem"; got != want {
 		t.Errorf("title = %q, want %q", got, want)
 	}
@@ -318,7 +317,7 @@ func TestSortByHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ui, _, _ := newTestWindow(t, Options{Settings: st})
+	ui, _ := newTestWindow(t, Options{Settings: st})
 	test.Tap(header(t, ui, colArtist))
 	if got, want := songs(ui), []string{"Rough Gem", "Tick Tick Boom", "Tangled Up With You"}; !slices.Equal(got, want) {
 		t.Fatalf("by artist: %q, want %q", got, want)
@@ -338,7 +337,7 @@ func TestSortByHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ui2, _, _ := newTestWindow(t, Options{Settings: again})
+	ui2, _ := newTestWindow(t, Options{Settings: again})
 	if got := songs(ui2); got[0] != "Tangled Up With You" {
 		t.Errorf("restored sort: %q", got)
 	}
@@ -349,7 +348,7 @@ func TestSortByHeader(t *testing.T) {
 }
 
 func TestFilterAsYouType(t *testing.T) {
-	ui, _, _ := newTestWindow(t, Options{})
+	ui, _ := newTestWindow(t, Options{})
 	test.Type(ui.filter, "the hiv")
 	if got := songs(ui); !slices.Equal(got, []string{"Tick Tick Boom"}) {
 		t.Fatalf("filter %q: %q", ui.filter.Text, got)
@@ -368,7 +367,7 @@ func TestFilterAsYouType(t *testing.T) {
 }
 
 func TestMultiSelectAndDelete(t *testing.T) {
-	ui, core, _ := newTestWindow(t, Options{})
+	ui, core := newTestWindow(t, Options{})
 	test.Tap(cell(t, ui, 0, colSong))
 	c := cell(t, ui, 2, colArtist)
 	c.MouseDown(&desktop.MouseEvent{Modifier: fyne.KeyModifierControl})
@@ -394,7 +393,7 @@ func TestMultiSelectAndDelete(t *testing.T) {
 }
 
 func TestDoubleTapPlays(t *testing.T) {
-	ui, _, _ := newTestWindow(t, Options{})
+	ui, _ := newTestWindow(t, Options{})
 	got := record(t, ui.em, player.ChangeTrack)
 	test.DoubleTap(cell(t, ui, 1, colArtist))
 	if len(*got) != 1 || (*got)[0].EntryID != "e2" || (*got)[0].Origin != player.Local || (*got)[0].Room != "lounge" {
@@ -413,7 +412,7 @@ func TestDoubleTapPlays(t *testing.T) {
 }
 
 func TestContextMenu(t *testing.T) {
-	ui, core, _ := newTestWindow(t, Options{})
+	ui, core := newTestWindow(t, Options{})
 	test.TapSecondary(cell(t, ui, 2, colSong))
 	menu := popupMenu(t, ui)
 	items := labels(menu)
@@ -439,7 +438,7 @@ func popupMenu(t *testing.T, ui *Window) fyne.CanvasObject {
 }
 
 func TestKeys(t *testing.T) {
-	ui, core, _ := newTestWindow(t, Options{})
+	ui, core := newTestWindow(t, Options{})
 	playback := record(t, ui.em, player.Playback)
 	core.set(func(c *fakeCore) { c.now.Playing = true })
 	ui.typedKey(&fyne.KeyEvent{Name: fyne.KeySpace})
@@ -459,7 +458,7 @@ func TestKeys(t *testing.T) {
 }
 
 func TestFriendsPane(t *testing.T) {
-	ui, _, _ := newTestWindow(t, Options{})
+	ui, _ := newTestWindow(t, Options{})
 	texts := labels(ui.friendList)
 	for _, want := range []string{"Elissa Erwin", "♪ Wave Of Mutilation — Pixies · in lounge", "3 min", "zoe", "offline", "26 h"} {
 		if !slices.Contains(texts, want) {
@@ -480,7 +479,7 @@ func TestFriendsPane(t *testing.T) {
 }
 
 func TestBottomBar(t *testing.T) {
-	ui, core, ticks := newTestWindow(t, Options{Name: "ann"})
+	ui, core := newTestWindow(t, Options{Name: "ann"})
 	if got := ui.bar.room.Text; got != "In lounge with 2 friends" {
 		t.Errorf("room summary = %q", got)
 	}
@@ -488,7 +487,7 @@ func TestBottomBar(t *testing.T) {
 		t.Errorf("times %q %q", ui.bar.elapsed.Text, ui.bar.remaining.Text)
 	}
 	core.set(func(c *fakeCore) { c.now.Position = 100 * time.Second })
-	ticks <- time.Now()
+	ui.onTick()
 	waitFor(t, func() bool { return ui.bar.elapsed.Text == "1:40" })
 	test.Tap(ui.bar.next)
 	test.Tap(ui.bar.shuffle)
@@ -530,14 +529,14 @@ func fyneDo(f func() bool) bool {
 }
 
 func TestReconnectBanner(t *testing.T) {
-	ui, core, ticks := newTestWindow(t, Options{})
+	ui, core := newTestWindow(t, Options{})
 	if ui.banner.Visible() {
 		t.Fatal("banner shown while connected")
 	}
 	core.set(func(c *fakeCore) {
 		c.conn = Connection{Error: "connection refused", RetryAt: time.Now().Add(4200 * time.Millisecond), Pending: 2}
 	})
-	ticks <- time.Now()
+	ui.onTick()
 	waitFor(t, func() bool { return ui.banner.Visible() })
 	text := ui.bannerText.Text
 	for _, want := range []string{"connection refused", "Reconnecting in 4 s", "2 edits wait to be sent"} {
@@ -553,12 +552,12 @@ func TestReconnectBanner(t *testing.T) {
 		t.Fatal("Retry now does not retry")
 	}
 	core.set(func(c *fakeCore) { c.conn = Connection{Connected: true} })
-	ticks <- time.Now()
+	ui.onTick()
 	waitFor(t, func() bool { return !ui.banner.Visible() && ui.syncLabel.Text == "in sync ±3 ms" })
 }
 
 func TestRooms(t *testing.T) {
-	ui, core, _ := newTestWindow(t, Options{Name: "ann"})
+	ui, core := newTestWindow(t, Options{Name: "ann"})
 	ui.showRoom()
 	if ui.roomDlg == nil || ui.roomDlg.link.Text != "tandem://192.168.1.20:7878/join/MZXW6YTBOI3DAMRQ" {
 		t.Fatal("room view without its link")
@@ -583,7 +582,7 @@ func TestRooms(t *testing.T) {
 }
 
 func TestJoinLinkError(t *testing.T) {
-	ui, core, _ := newTestWindow(t, Options{})
+	ui, core := newTestWindow(t, Options{})
 	core.set(func(c *fakeCore) { c.joinErr = errors.New("that link is for another hub") })
 	ui.joinLink()
 	top := ui.win.Canvas().Overlays().Top()
@@ -616,7 +615,7 @@ func TestNotification(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	ui, core, _ := newTestWindow(t, Options{Settings: st, Name: "ann", Notify: func(title, body string) { got = append(got, title+": "+body) }})
+	ui, core := newTestWindow(t, Options{Settings: st, Name: "ann", Notify: func(title, body string) { got = append(got, title+": "+body) }})
 	player.ChangeTrack.Emit(core.em, player.TrackChange{Origin: player.Hub, Room: "lounge", By: "ann"})
 	player.ChangeTrack.Emit(core.em, player.TrackChange{Origin: player.Hub, Room: "lounge", By: "bob"})
 	waitFor(t, func() bool { return len(got) == 1 })
@@ -627,7 +626,7 @@ func TestNotification(t *testing.T) {
 }
 
 func TestRowCenter(t *testing.T) {
-	ui, _, _ := newTestWindow(t, Options{})
+	ui, _ := newTestWindow(t, Options{})
 	x0, y0, ok0 := ui.RowCenter(0)
 	x1, y1, ok1 := ui.RowCenter(1)
 	if !ok0 || !ok1 || y1 <= y0 || x0 != x1 || x0 <= 0 {
@@ -716,7 +715,7 @@ func TestLibraryAndUploads(t *testing.T) {
 		{Path: "/music/b.mp3", TrackID: "tb", Song: "Beta", Artist: "Bob"},
 	}, err: "/nope is not a folder"}
 	ups := &recordingUploads{}
-	ui, core, _ := newTestWindow(t, Options{Library: lib, Uploads: ups})
+	ui, core := newTestWindow(t, Options{Library: lib, Uploads: ups})
 	if !strings.Contains(ui.status.Text, "library: /nope is not a folder") {
 		t.Errorf("status %q", ui.status.Text)
 	}
@@ -768,7 +767,7 @@ func TestSettingsDialog(t *testing.T) {
 		t.Fatal(err)
 	}
 	lib := &fakeLibrary{folders: []string{"/music"}}
-	ui, _, _ := newTestWindow(t, Options{Settings: st, Library: lib})
+	ui, _ := newTestWindow(t, Options{Settings: st, Library: lib})
 	ui.showSettings()
 	top := ui.win.Canvas().Overlays().Top()
 	if top == nil {
