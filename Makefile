@@ -14,7 +14,7 @@ DEB_TEST  := xvfb x11-utils libgl1-mesa-dri xdotool imagemagick x11-apps pulseau
              lame flac vorbis-tools sox dbus-daemon desktop-file-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all run test build deps deps-build deps-test hub player vet bench fuzz clean
+.PHONY: all run install-desktop test build deps deps-build deps-test hub player vet bench fuzz clean
 
 all: build
 
@@ -56,6 +56,11 @@ build: deps-build bin/hub bin/player
 # run opens the player with its built-in hub and the demo library.
 run: build
 	./bin/player
+
+# install-desktop registers the player with the desktop: its menu entry,
+# its icon, and tandem:// links, which then open it.
+install-desktop: player
+	./bin/player --install-desktop
 
 vet:
 	$(GO) vet -tags $(TAGS) ./...

@@ -122,6 +122,14 @@ const (
 	// maxSkipDecode is the most frames a late start skips by decoding
 	// them; beyond it, it seeks.
 	maxSkipDecode = int64(SampleRate) / 2
+	// gaplessSnap is how far (in frames) the next track's scheduled start
+	// may be from the current track's last frame and still follow it
+	// without a gap: the output's timeline estimate wanders by a few
+	// frames between the two Schedules (the sound card's clock against
+	// the system's), and a few frames early or late at a gapless boundary
+	// would cut the tail or insert silence. The follower's rate trim takes
+	// up the difference afterwards. 5 ms.
+	gaplessSnap = int64(SampleRate) / 200
 	// MaxRateTrim bounds SetRate: the rate stays within 1 ± MaxRateTrim
 	// (0.2%, a pitch change of 3.5 cents), whatever it is asked.
 	MaxRateTrim = 0.002
@@ -637,7 +645,11 @@ func (e *Engine) render(buf [][2]float64, first time.Time) (ended bool) {
 			lim = min(lim, framesUntil(e.stopAt, t))
 		}
 		if e.next != nil && e.next.cue != nil {
-			lim = min(lim, framesUntil(e.next.cue.at, t))
+			until := framesUntil(e.next.cue.at, t)
+			if rem, ok := e.snapLocked(t); ok {
+				until = rem // hand over exactly where the current track ends
+			}
+			lim = min(lim, max(until, 0))
 		}
 		seg := buf[j : j+int(lim)]
 		if e.playing && e.stream != nil {
@@ -667,14 +679,22 @@ func (e *Engine) due(t time.Time) {
 	if stopDue && (!schedDue || e.stopAt.Before(e.sched.at)) {
 		e.playing, e.stopping, stopDue = false, false, false
 	}
-	if n := e.next; n != nil && n.cue != nil && framesUntil(n.cue.at, t) <= 0 {
-		// The next track takes over on this frame; whatever the old one
-		// still had pending goes with it.
-		c := n.cue
-		e.swapNext()
-		e.sched, e.stopping, schedDue, stopDue = nil, false, false, false
-		e.startAt(c.frame + max(0, -framesUntil(c.at, t)))
-		e.playing, e.ended = true, false
+	if n := e.next; n != nil && n.cue != nil {
+		rem, snap := e.snapLocked(t)
+		if snap && rem <= 0 || !snap && framesUntil(n.cue.at, t) <= 0 {
+			// The next track takes over on this frame; whatever the old
+			// one still had pending goes with it. Snapped to the old
+			// one's end, it starts on its scheduled frame, gapless.
+			c := n.cue
+			e.swapNext()
+			e.sched, e.stopping, schedDue, stopDue = nil, false, false, false
+			if snap {
+				e.startAt(c.frame)
+			} else {
+				e.startAt(c.frame + max(0, -framesUntil(c.at, t)))
+			}
+			e.playing, e.ended = true, false
+		}
 	}
 	if schedDue {
 		c := e.sched
@@ -689,6 +709,26 @@ func (e *Engine) due(t time.Time) {
 	if stopDue {
 		e.playing, e.stopping = false, false
 	}
+}
+
+// snapLocked reports whether the next track's cue is within gaplessSnap
+// of the current track's end, as rendered from the frame heard at t, and
+// how many output frames the current track has left. e.mu must be held.
+func (e *Engine) snapLocked(t time.Time) (rem int64, ok bool) {
+	n := e.next
+	if n == nil || n.cue == nil || e.stream == nil || e.length <= 0 || n.cue.frame != 0 {
+		return 0, false
+	}
+	if !e.playing && !e.ended {
+		return 0, false
+	}
+	left := float64(e.length) - float64(e.pos) - e.frac
+	if e.ended {
+		left = 0
+	}
+	rem = int64(math.Ceil(max(0, left) / e.rate))
+	d := framesUntil(n.cue.at, t) - rem
+	return rem, -gaplessSnap <= d && d <= gaplessSnap
 }
 
 // swapNext makes the next track the current one, with its decoded first
