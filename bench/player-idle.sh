@@ -11,8 +11,8 @@ tck=$(getconf CLK_TCK)
 display=:97
 Xvfb $display -screen 0 1400x900x24 -nolisten tcp >/dev/null 2>&1 &
 xvfb=$!
-trap 'kill $xvfb 2>/dev/null' EXIT
-sleep 1
+trap 'kill $xvfb 2>/dev/null; wait $xvfb 2>/dev/null' EXIT
+for _ in $(seq 100); do xdpyinfo -display $display >/dev/null 2>&1 && break; sleep 0.1; done
 for run in $(seq "$runs"); do
   home=$(mktemp -d)
   start=$(date +%s.%N)
@@ -21,9 +21,10 @@ for run in $(seq "$runs"); do
     "$bin" --listen 127.0.0.1:0 --debug-addr 127.0.0.1:0 >"$home/log" 2>&1 &
   pid=$!
   url=""
-  while :; do
+  for _ in $(seq 1500); do
     url=$(grep -o 'url=http://[^ ]*/debug/state' "$home/log" | head -1 | cut -d= -f2 || true)
     if [ -n "$url" ] && curl -fs "$url?row=0" | grep -q '"row":{'; then break; fi
+    if ! kill -0 $pid 2>/dev/null; then echo "the player exited; its log:"; cat "$home/log"; exit 1; fi
     sleep 0.02
   done
   ready=$(date +%s.%N)

@@ -99,6 +99,7 @@ func (c *Core) roomHandlers() room.Handlers {
 				if c.audio.Current() != "" {
 					c.applyMu.Lock()
 					c.ctl.Follow(follow.Timeline{Version: v})
+					c.following = false
 					c.applyMu.Unlock()
 					State.Emit(c.em, "playback")
 				}

@@ -259,6 +259,7 @@ func (c *Core) leftRoom() {
 	c.mu.Unlock()
 	c.applyMu.Lock()
 	c.ctl.Follow(follow.Timeline{Version: v})
+	c.following = false
 	c.applyMu.Unlock()
 	c.reportBuffering("")
 	State.Emit(c.em, "room")

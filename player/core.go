@@ -74,6 +74,11 @@ type Config struct {
 	// Hosting, when set, is shown first in the status line, for example
 	// how friends join the hub this player runs.
 	Hosting string
+	// OutboxPath, when set, is the file that keeps the playlist edits not
+	// yet sent (player/outbox.go), so that an edit made while the hub is
+	// away survives quitting the player: the next start sends it, with
+	// its op id, so it is applied once. One file per hub and user.
+	OutboxPath string
 	// Now is the local clock; nil means time.Now.
 	Now func() time.Time
 	// Reconnection delays, for tests; zero means the defaults.
@@ -104,6 +109,12 @@ type Core struct {
 	// goroutine, which closes ticked when it exits.
 	ctl    *follow.Controller
 	ticked chan struct{}
+	// kick wakes the follower's ticker when a playing timeline arrives,
+	// and following tells it whether the last one plays (under applyMu):
+	// it ticks every tickEvery while music plays and every idleTickEvery
+	// otherwise.
+	kick      chan struct{}
+	following bool
 	// applyMu serialises the follower's use of the engine and the
 	// Controller (a track's load and its timeline go together). Taken
 	// before mu, never inside it.
@@ -137,6 +148,7 @@ type Core struct {
 	outbox   []edit
 	opSeq    uint64
 	flushing bool
+	saveMu   sync.Mutex // held while the outbox is written to its file; taken before mu
 	// Track ids whose metadata is being fetched (Friends' "Listening").
 	looking map[string]bool
 	// What the player last told the room about buffering: the track it
@@ -155,7 +167,7 @@ func New(cfg Config) *Core {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Core{cfg: cfg, log: log, audio: cfg.Audio, lib: cfg.Library, now: cfg.Now,
-		ctx: ctx, cancel: cancel, tracks: map[string]*protocol.Track{}, ticked: make(chan struct{}),
+		ctx: ctx, cancel: cancel, tracks: map[string]*protocol.Track{}, ticked: make(chan struct{}), kick: make(chan struct{}, 1),
 		http:     &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second},
 		art:      newArtCache(artCacheSize),
 		opPrefix: newOpPrefix(), since: map[string]time.Time{}, seen: map[string]string{}, looking: map[string]bool{}}
@@ -169,6 +181,7 @@ func New(cfg Config) *Core {
 	c.room = room.New(room.Options{URL: cfg.HubURL, Token: cfg.Token, Name: cfg.Name, Room: cfg.Room, Code: cfg.Code, Logger: log, Now: cfg.Now,
 		ReconnectDelay: cfg.ReconnectDelay, ReconnectDelayMax: cfg.ReconnectDelayMax}, c.roomHandlers())
 	c.ctl = follow.New(follow.Config{Sink: c.audio, Clock: roomClock{now: c.now, room: c.room}, Logger: log})
+	c.loadOutbox()
 	c.bridge()
 	c.follow()
 	// A track found damaged while it plays stops there; say so.

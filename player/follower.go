@@ -13,8 +13,12 @@ import (
 )
 
 // tickEvery is how often the follower measures the audio engine against
-// the room's timeline.
-const tickEvery = 50 * time.Millisecond
+// the room's timeline while it plays, and idleTickEvery while it does not
+// (paused, stopped, no room): nothing drifts then.
+const (
+	tickEvery     = 50 * time.Millisecond
+	idleTickEvery = time.Second
+)
 
 // roomClock is the follow.Clock of a room: local time, and hub times
 // converted by the room client's clock estimate.
@@ -55,6 +59,7 @@ func (c *Core) apply(trackID string, tl follow.Timeline) {
 			// Not playable here: stop rather than play the last track on,
 			// and tell the room this player is buffering.
 			c.ctl.Follow(follow.Timeline{StartAt: tl.StartAt, Version: tl.Version})
+			c.following = false
 			c.reportBuffering(trackID)
 			event.Error.Emit(c.em, err)
 			return
@@ -62,6 +67,13 @@ func (c *Core) apply(trackID string, tl follow.Timeline) {
 	}
 	c.reportBuffering("")
 	c.ctl.Follow(tl)
+	c.following = tl.Playing
+	if tl.Playing {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // reportBuffering tells the room that this player is getting trackID
@@ -105,17 +117,27 @@ func (c *Core) reportBuffering(trackID string) {
 // tick runs the Controller's measurements until Close.
 func (c *Core) tick() {
 	defer close(c.ticked)
-	t := time.NewTicker(tickEvery)
+	every := tickEvery
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-t.C:
+		case <-c.kick:
 		}
 		c.applyMu.Lock()
 		c.ctl.Tick()
+		want := idleTickEvery
+		if c.following {
+			want = tickEvery
+		}
 		c.applyMu.Unlock()
+		if want != every {
+			every = want
+			t.Reset(every)
+		}
 	}
 }
 

@@ -4,8 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -20,9 +24,10 @@ import (
 // when the user made it. An edit made while the hub is unreachable, or
 // whose answer the lost connection swallowed, stays in the outbox and is
 // sent again after the reconnection with the same op id; the hub answers
-// a repeated op id with the first answer and applies nothing twice. The
-// outbox lives in memory: edits still in it when the player quits are
-// lost.
+// a repeated op id with the first answer and applies nothing twice. With
+// Config.OutboxPath the outbox is also kept in a file, rewritten at every
+// change, so that edits still in it when the player quits are sent at the
+// next start (the hub remembers op ids for 24 hours).
 
 // editKind is what an outbox edit does.
 type editKind int
@@ -101,8 +106,97 @@ func (c *Core) enqueue(build func(op func() string) []edit) {
 	})
 	c.outbox = append(c.outbox, es...)
 	c.mu.Unlock()
+	c.saveOutbox()
 	State.Emit(c.em, "connection")
 	c.flush()
+}
+
+// savedEdit is an edit as the outbox file keeps it.
+type savedEdit struct {
+	Op       string   `json:"op"`
+	Kind     editKind `json:"kind"`
+	Playlist string   `json:"playlist,omitempty"`
+	Track    string   `json:"track,omitempty"`
+	Entry    string   `json:"entry,omitempty"`
+	Name     string   `json:"name,omitempty"`
+}
+
+// loadOutbox reads the edits a previous run left in the outbox file.
+// A damaged file is reported and set aside (renamed .damaged), not lost.
+func (c *Core) loadOutbox() {
+	path := c.cfg.OutboxPath
+	if path == "" {
+		return
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	var saved []savedEdit
+	if err == nil {
+		err = json.Unmarshal(b, &saved)
+	}
+	if err != nil {
+		_ = os.Rename(path, path+".damaged")
+		c.log.Error("player: the outbox file is damaged; set aside", "file", path+".damaged", "err", err)
+		return
+	}
+	for _, e := range saved {
+		c.outbox = append(c.outbox, edit{op: e.Op, kind: e.Kind, playlist: e.Playlist, track: e.Track, entry: e.Entry, name: e.Name})
+	}
+	if len(saved) > 0 {
+		c.log.Info("player: edits from the last run wait for the hub", "edits", len(saved))
+	}
+}
+
+// saveOutbox writes the outbox to its file: to a temporary file, synced,
+// then renamed over the old one. A failure is logged; the edits stay in
+// memory.
+func (c *Core) saveOutbox() {
+	path := c.cfg.OutboxPath
+	if path == "" {
+		return
+	}
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	c.mu.Lock()
+	saved := make([]savedEdit, 0, len(c.outbox))
+	for _, e := range c.outbox {
+		saved = append(saved, savedEdit{Op: e.op, Kind: e.kind, Playlist: e.playlist, Track: e.track, Entry: e.entry, Name: e.name})
+	}
+	c.mu.Unlock()
+	if err := writeFileAtomic(path, saved); err != nil {
+		c.log.Error("player: save the outbox", "file", path, "err", err)
+	}
+}
+
+// writeFileAtomic writes v as JSON to path through a synced temporary
+// file and a rename.
+func writeFileAtomic(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".outbox-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // flush starts the outbox's sender unless it runs, the outbox is empty or
@@ -151,6 +245,7 @@ func (c *Core) sendOutbox() {
 		c.mu.Lock()
 		c.outbox = slices.DeleteFunc(c.outbox, func(o edit) bool { return o.op == e.op })
 		c.mu.Unlock()
+		c.saveOutbox()
 		State.Emit(c.em, "connection")
 		if err != nil {
 			event.Error.Emit(c.em, fmt.Errorf("player: %s: %w", e.describe(), err))

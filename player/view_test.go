@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -519,4 +520,63 @@ func TestArt(t *testing.T) {
 	if got := get("../x"); got != nil {
 		t.Fatal("art for a bad id")
 	}
+}
+
+// TestOutboxSurvivesRestart: edits made while the hub is away, still in
+// the outbox when the player quits, are kept in the outbox file and sent
+// by the next start, once each and in order.
+func TestOutboxSurvivesRestart(t *testing.T) {
+	th := plainHub(t, true)
+	path := filepath.Join(t.TempDir(), "outbox.json")
+	px := newSwitchProxy(t, th.url)
+	tok, err := th.db.CreateToken("ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(url string) *player.Core {
+		eng := audio.New(nil, audio.NewMuted())
+		c := player.New(player.Config{HubURL: url, Token: tok, Room: "lounge", Audio: eng, Library: audio.DemoLibrary(),
+			OutboxPath: path, ReconnectDelay: 50 * time.Millisecond, ReconnectDelayMax: 200 * time.Millisecond})
+		t.Cleanup(func() {
+			c.Close()
+			eng.Close()
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = c.Start(ctx) // the second start may find the hub at once or not
+		return c
+	}
+	a := start(px.url())
+	a.CreatePlaylist("Road trip")
+	waitFor(t, "the new playlist", func() bool { _, ok := playlistNamed(a, "Road trip"); return ok && a.Connection().Pending == 0 })
+	p, _ := playlistNamed(a, "Road trip")
+	px.down()
+	waitFor(t, "the disconnection", func() bool { return !a.Connection().Connected })
+	tracks := th.pl.Entries
+	a.AddTracks(p.ID, []string{tracks[2].TrackID, tracks[0].TrackID})
+	if n := a.Connection().Pending; n != 2 {
+		t.Fatalf("pending = %d, want 2", n)
+	}
+	a.Close()
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.Contains(string(b), tracks[2].TrackID) {
+		t.Fatalf("outbox file: %s (%v)", b, err)
+	}
+
+	a2 := start(th.url)
+	waitFor(t, "the outbox to empty", func() bool { c := a2.Connection(); return c.Connected && c.Pending == 0 })
+	stored, err := th.db.Playlist(p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range stored.Entries {
+		got = append(got, e.TrackID)
+	}
+	if want := []string{tracks[2].TrackID, tracks[0].TrackID}; !slices.Equal(got, want) {
+		t.Fatalf("stored entries = %v, want %v", got, want)
+	}
+	// The file follows the outbox (a sent edit left in it by a quit is
+	// sent again, with its op id, and not applied twice).
+	waitFor(t, "the outbox file to empty", func() bool { b, err := os.ReadFile(path); return err == nil && string(b) == "[]" })
 }

@@ -15,6 +15,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -180,8 +182,11 @@ func run() (restart bool, err error) {
 	}
 	lib := player.TieredLibrary{Local: audio.DemoLibrary(), Remote: tracks}
 
+	// The playlist edits not yet sent are kept per hub and account.
+	sum := sha256.Sum256([]byte(*hubURL + "\x00" + *token))
+	outbox := filepath.Join(*data, "outbox", hex.EncodeToString(sum[:8])+".json")
 	core := player.New(player.Config{HubURL: *hubURL, PublicURL: publicURL, Token: *token, Name: *name, Room: *roomName, Code: code,
-		Audio: engine, Library: lib, Logger: log, Hosting: hosting})
+		Audio: engine, Library: lib, Logger: log, Hosting: hosting, OutboxPath: outbox})
 	defer core.Close()
 	// Deferred after core.Close, so it runs first: closing the cache ends
 	// the downloads a track's load may be waiting for.
