@@ -8,7 +8,8 @@ secs=${1:-60}
 runs=${2:-3}
 bin=${TANDEM_PLAYER_BIN:-$(dirname "$0")/../bin/player}
 tck=$(getconf CLK_TCK)
-display=:97
+display=""
+for n in $(seq 150 199); do [ -e /tmp/.X$n-lock ] || { display=:$n; break; }; done
 Xvfb $display -screen 0 1400x900x24 -nolisten tcp >/dev/null 2>&1 &
 xvfb=$!
 trap 'kill $xvfb 2>/dev/null; wait $xvfb 2>/dev/null' EXIT
@@ -29,11 +30,12 @@ for run in $(seq "$runs"); do
   done
   ready=$(date +%s.%N)
   sleep 10 # let the connection and the clock settle
+  if ! kill -0 $pid 2>/dev/null; then echo "the player exited; its log:"; tail -20 "$home/log"; exit 1; fi
   read -r u1 s1 < <(awk '{print $14, $15}' /proc/$pid/stat)
   sleep "$secs"
   read -r u2 s2 < <(awk '{print $14, $15}' /proc/$pid/stat)
   rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
-  kill $pid; wait $pid 2>/dev/null || true
+  if ! kill $pid 2>/dev/null; then echo "the player exited:"; tail -20 "$home/log"; exit 1; fi; wait $pid 2>/dev/null || true
   awk -v r="$run" -v st="$start" -v rd="$ready" -v u="$((u2 - u1))" -v s="$((s2 - s1))" -v t="$tck" -v secs="$secs" -v rss="$rss" \
     'BEGIN { printf "run %d: interactive window in %.2f s; paused CPU %.2f%% of one core over %d s (user %.2f s, sys %.2f s); RSS %.0f MB\n", r, rd - st, 100 * (u + s) / t / secs, secs, u / t, s / t, rss / 1024 }'
   rm -rf "$home"
