@@ -70,10 +70,21 @@ func (p mprisPlayer) SetVolume(v float64)    { p.core.SetVolume(v) }
 func (p mprisPlayer) SetShuffle(on bool)     { p.core.SetShuffle(on) }
 func (p mprisPlayer) Raise()                 { fyne.Do(func() { p.win.Show(); p.win.RequestFocus() }) }
 func (p mprisPlayer) Quit()                  { fyne.Do(p.app.Quit) }
-func (p mprisPlayer) OpenURI(uri string) {
+
+// OpenURI joins the room of a link clicked on the desktop (handed over by
+// a second player, or sent by the desktop), and shows the window. A link
+// it cannot open here (another hub's) is refused: the second player then
+// opens it itself.
+func (p mprisPlayer) OpenURI(uri string) error {
 	if err := p.core.JoinLink(uri); err != nil {
-		p.log.Warn("mpris: open link", "uri", uri, "err", err)
+		p.log.Info("mpris: a link this player does not open", "uri", uri, "err", err)
+		return err
 	}
+	fyne.Do(func() {
+		p.win.Show()
+		p.win.RequestFocus()
+	})
+	return nil
 }
 
 func (p mprisPlayer) SetLoop(l mpris.Loop) {

@@ -36,6 +36,7 @@ import (
 	"tandem/audio/cache"
 	"tandem/audio/device"
 	"tandem/cmd/player/internal/host"
+	"tandem/desktop/mpris"
 	"tandem/desktop/xdg"
 	"tandem/player"
 	"tandem/player/account"
@@ -140,6 +141,18 @@ func run() (restart bool, err error) {
 		return false, nil
 	}
 
+	if *joinLink != "" {
+		// A link clicked while Tandem runs goes to the running player.
+		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		ok, err := mpris.HandOff(hctx, nil, *joinLink)
+		cancel()
+		if err != nil {
+			log.Info("the running player does not open this link; starting another", "err", err)
+		} else if ok {
+			fmt.Println("the link went to the Tandem already running")
+			return false, nil
+		}
+	}
 	code := ""
 	if *joinLink != "" {
 		if *hubURL, *token, code, err = joinRoomLink(ctx, *joinLink, *hubURL, *token, *name, log); err != nil {

@@ -2,6 +2,7 @@ package mpris
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -134,9 +135,15 @@ func (f *fakePlayer) Seek(pos time.Duration) { f.record("Seek(%v)", pos) }
 func (f *fakePlayer) SetVolume(v float64)    { f.record("SetVolume(%v)", v) }
 func (f *fakePlayer) SetShuffle(on bool)     { f.record("SetShuffle(%v)", on) }
 func (f *fakePlayer) SetLoop(l Loop)         { f.record("SetLoop(%v)", l) }
-func (f *fakePlayer) OpenURI(uri string)     { f.record("OpenURI(%s)", uri) }
-func (f *fakePlayer) Raise()                 { f.record("Raise") }
-func (f *fakePlayer) Quit()                  { f.record("Quit") }
+func (f *fakePlayer) OpenURI(uri string) error {
+	f.record("OpenURI(%s)", uri)
+	if strings.Contains(uri, "elsewhere") {
+		return errors.New("that link is for another hub")
+	}
+	return nil
+}
+func (f *fakePlayer) Raise() { f.record("Raise") }
+func (f *fakePlayer) Quit()  { f.record("Quit") }
 
 // fakeClock is a settable clock for Options.Now.
 type fakeClock struct {

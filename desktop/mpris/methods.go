@@ -105,7 +105,9 @@ func (s *Server) openURI(uri string) *dbus.Error {
 	if err != nil || !strings.EqualFold(u.Scheme, uriScheme) {
 		return dbus.NewError(errInvalidArgs, []any{"mpris: only " + uriScheme + ":// URIs can be opened"})
 	}
-	s.p.OpenURI(uri)
+	if err := s.p.OpenURI(uri); err != nil {
+		return dbus.NewError(errFailed, []any{err.Error()})
+	}
 	return nil
 }
 

@@ -633,3 +633,34 @@ func TestStartWithoutBus(t *testing.T) {
 		})
 	}
 }
+
+// TestHandOff: a link given to a second player reaches the running one
+// through OpenUri; with no player on the bus, HandOff says so and the
+// caller starts normally.
+func TestHandOff(t *testing.T) {
+	addr := startBus(t)
+	client := connect(t, addr)
+	ok, err := HandOff(t.Context(), client, "tandem://hub:7878/join/MZXW6YTBOI3DAMRQ")
+	if ok || err != nil {
+		t.Fatalf("with no player running: %v, %v", ok, err)
+	}
+	p := newFakePlayer(playing())
+	srv, err := Start(t.Context(), slog.New(slog.DiscardHandler), p, Options{Conn: connect(t, addr)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ok, err = HandOff(t.Context(), client, "tandem://hub:7878/join/MZXW6YTBOI3DAMRQ")
+	if !ok || err != nil {
+		t.Fatalf("with a player running: %v, %v", ok, err)
+	}
+	if got := p.take(); !slices.Contains(got, "OpenURI(tandem://hub:7878/join/MZXW6YTBOI3DAMRQ)") {
+		t.Fatalf("the running player got %q", got)
+	}
+	// A link the running player cannot open comes back as an error, and
+	// the caller starts a player of its own.
+	ok, err = HandOff(t.Context(), client, "tandem://elsewhere:7878/join/MZXW6YTBOI3DAMRQ")
+	if ok || err == nil || !strings.Contains(err.Error(), "that link is for another hub") {
+		t.Fatalf("a link for another hub: %v, %v", ok, err)
+	}
+}

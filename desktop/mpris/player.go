@@ -34,8 +34,10 @@ type Player interface {
 	SetShuffle(on bool)
 	SetLoop(l Loop)
 	// OpenURI opens a tandem:// link, such as an invite to a room. The
-	// server passes on only URIs whose scheme is tandem.
-	OpenURI(uri string)
+	// server passes on only URIs whose scheme is tandem. An error (a link
+	// this player cannot open, such as one to another hub) goes back to the
+	// caller as a D-Bus error, so that HandOff starts another player.
+	OpenURI(uri string) error
 	// Raise brings the player's window to the front.
 	Raise()
 	// Quit closes the player.

@@ -30,6 +30,7 @@ const (
 	errReadOnly         = "org.freedesktop.DBus.Error.PropertyReadOnly"
 	errInvalidArgs      = "org.freedesktop.DBus.Error.InvalidArgs"
 	errAccessDenied     = "org.freedesktop.DBus.Error.AccessDenied"
+	errFailed           = "org.freedesktop.DBus.Error.Failed"
 )
 
 // TrackPath returns the MPRIS track id (a D-Bus object path) for a
