@@ -196,7 +196,10 @@ func (ui *Window) buildFriends() fyne.CanvasObject {
 		})
 	ui.feed.HideSeparators = true
 	ui.feed.OnSelected = func(widget.ListItemID) { ui.feed.UnselectAll() }
-	friends := container.NewBorder(heading("FRIENDS"), nil, nil, nil, ui.friendList)
+	ui.noFriends = widget.NewLabel("No friends here yet. Invite them with the room's link: click the room at the bottom right.")
+	ui.noFriends.Wrapping = fyne.TextWrapWord
+	ui.noFriends.SizeName = theme.SizeNameCaptionText
+	friends := container.NewBorder(heading("FRIENDS"), nil, nil, nil, container.NewStack(ui.friendList, container.NewVBox(ui.noFriends)))
 	feed := container.NewBorder(heading("ACTIVITY"), nil, nil, nil, ui.feed)
 	split := container.NewVSplit(friends, feed)
 	split.Offset = 0.55

@@ -92,6 +92,7 @@ type Window struct {
 	uploads    *uploadsPanel
 	uploadsBox *fyne.Container
 	friendList *widget.List
+	noFriends  *widget.Label // shown while the friends pane is empty
 	feed       *widget.List
 	bar        *nowBar
 	banner     *fyne.Container
@@ -552,6 +553,11 @@ func (ui *Window) refreshFriends() {
 	ui.friends = ui.core.Friends()
 	ui.activity = ui.core.Activity()
 	ui.friendList.Refresh()
+	if len(ui.friends) == 0 {
+		ui.noFriends.Show()
+	} else {
+		ui.noFriends.Hide()
+	}
 	ui.feed.Refresh()
 	if len(ui.activity) > 0 {
 		ui.feed.ScrollToBottom()
