@@ -115,6 +115,8 @@ type Conn struct {
 	pongDue   time.Time       // when an unanswered ping times out (server); zero when none
 	pingDue   time.Time       // when the next ping is due (server)
 	beat      *time.Timer     // the heartbeat's timer
+	probeWS   *websocket.Conn // the WebSocket probing for an upgrade, while one does
+	watch     detacher        // the readiness loop's registration of ws, when it reads ws
 	closed    bool
 	reason    string
 
@@ -235,7 +237,15 @@ func (c *Conn) closeWith(reason string) {
 			c.beat.Stop()
 		}
 		c.kickLocked() // the flusher writes what is left and closes the socket
+		watch := c.watch
+		if c.probeWS != nil {
+			// Its reader sees the end of input and gives the probe up.
+			shutdownRead(c.probeWS)
+		}
 		c.mu.Unlock()
+		if watch != nil {
+			watch.detach()
+		}
 		close(c.done)
 		c.signal()
 		// Tell the handler, after any message being delivered.
@@ -356,15 +366,19 @@ func (c *Conn) take() []packet {
 	return q
 }
 
-// useWebSocket makes ws the connection's transport and runs its reader and
-// writer.
+// detacher is a WebSocket's registration with the server's readiness loop.
+type detacher interface {
+	// detach stops the loop from reading the WebSocket. It may be called
+	// more than once, from any goroutine.
+	detach()
+}
+
+// useWebSocket makes ws the connection's transport and starts its writer if
+// something waits. With runReader, a goroutine of its own reads ws; the
+// caller reads it otherwise.
 func (c *Conn) useWebSocket(ws *websocket.Conn, runReader bool) {
 	c.mu.Lock()
-	c.ws = ws
-	c.upgrading = false
-	if len(c.queue) > 0 || c.closed {
-		c.kickLocked()
-	}
+	c.setWebSocketLocked(ws)
 	c.mu.Unlock()
 	if runReader {
 		c.exited.Add(1)
@@ -376,7 +390,20 @@ func (c *Conn) useWebSocket(ws *websocket.Conn, runReader bool) {
 	c.signal()
 }
 
-// wsRead is the only reader of ws once it is the transport.
+// setWebSocketLocked makes ws the transport; c.mu must be held.
+func (c *Conn) setWebSocketLocked(ws *websocket.Conn) {
+	c.ws = ws
+	c.upgrading = false
+	if c.probeWS == ws {
+		c.probeWS = nil
+	}
+	if len(c.queue) > 0 || c.closed {
+		c.kickLocked()
+	}
+}
+
+// wsRead is the only reader of ws once it is the transport, when a
+// goroutine reads it (see Options.GoroutineReads).
 func (c *Conn) wsRead(ws *websocket.Conn) {
 	for {
 		mt, data, err := ws.ReadMessage()
@@ -391,18 +418,38 @@ func (c *Conn) wsRead(ws *websocket.Conn) {
 			}
 			return
 		}
-		if mt == websocket.BinaryMessage {
-			c.receive(packet{typ: typeMessage, data: data, binary: true})
-			continue
-		}
-		p, err := decodeText(data)
-		if err != nil || p.typ == typeOpen || p.typ == typeUpgrade {
-			c.log.Debug("engineio: bad packet", "sid", c.id, "packet", truncate(data))
-			c.closeWith(ReasonParseError)
+		if !c.wsMessage(mt == websocket.BinaryMessage, data) {
 			return
 		}
-		c.receive(p)
 	}
+}
+
+// wsMessage handles one message of the WebSocket transport and reports
+// whether the connection is still open.
+func (c *Conn) wsMessage(binary bool, data []byte) bool {
+	if binary {
+		c.receive(packet{typ: typeMessage, data: data, binary: true})
+		return !c.isClosed()
+	}
+	p, err := decodeText(data)
+	if err != nil || p.typ == typeOpen || p.typ == typeUpgrade {
+		c.log.Debug("engineio: bad packet", "sid", c.id, "packet", truncate(data))
+		c.closeWith(ReasonParseError)
+		return false
+	}
+	c.receive(p)
+	return !c.isClosed()
+}
+
+// shutdownRead ends a WebSocket's input, so that its reader, a goroutine
+// or the readiness loop, sees the end of the stream and cleans up. A
+// connection that cannot shut its read side down alone is closed.
+func shutdownRead(ws *websocket.Conn) {
+	if cr, ok := ws.NetConn().(interface{ CloseRead() error }); ok {
+		_ = cr.CloseRead()
+		return
+	}
+	ws.Close()
 }
 
 // flush is the only writer of ws while it runs: it writes what is queued

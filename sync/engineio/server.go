@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -46,6 +47,16 @@ type Options struct {
 	AllowedOrigins []string
 	// AllowRequest, when set, may refuse a request before the handshake.
 	AllowRequest func(r *http.Request) error
+	// GoroutineReads reads each WebSocket on a goroutine of its own, as
+	// on systems other than Linux. By default, on Linux, one readiness
+	// loop (epoll) reads every WebSocket of the server, and an idle
+	// connection holds no goroutine and no read buffer. TLS connections
+	// served by net/http are always read by a goroutine.
+	GoroutineReads bool
+	// ReadWorkers bounds how many connections the readiness loop reads,
+	// and hands messages from, at once; default 8 per CPU, at least 16.
+	// A handler that blocks holds one of them.
+	ReadWorkers int
 }
 
 func (o Options) withDefaults() Options {
@@ -67,20 +78,28 @@ func (o Options) withDefaults() Options {
 	if len(o.Transports) == 0 {
 		o.Transports = []string{Polling, WebSocket}
 	}
+	if o.ReadWorkers <= 0 {
+		o.ReadWorkers = max(16, 8*runtime.GOMAXPROCS(0))
+	}
 	return o
 }
 
 // Server accepts Engine.IO connections. It is an http.Handler, usually
 // mounted at /socket.io/ or /engine.io/.
 type Server struct {
-	opts     Options
-	log      *slog.Logger
-	accept   func(*Conn) Handler
-	upgrader websocket.Upgrader
+	opts   Options
+	log    *slog.Logger
+	accept func(*Conn) Handler
+	// upgrader serves WebSockets that a goroutine reads through gorilla's
+	// buffered reader; pollUpgrader those that the readiness loop reads,
+	// whose gorilla reader is never used and gets the smallest buffer.
+	upgrader, pollUpgrader websocket.Upgrader
 
 	mu     sync.Mutex // guards the following
 	conns  map[string]*Conn
 	closed bool
+	poll   *poller // the readiness loop, started with the first WebSocket it reads
+	noPoll bool    // the loop could not start; goroutines read
 }
 
 // NewServer returns a server. accept is called for each new connection,
@@ -100,7 +119,80 @@ func NewServer(opts Options, log *slog.Logger, accept func(*Conn) Handler) *Serv
 		// Origins are checked in ServeHTTP, before the upgrade.
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
+	s.pollUpgrader = s.upgrader
+	s.pollUpgrader.ReadBufferSize = 1 // gorilla rounds it up to one control frame
+	if !pollSupported || opts.GoroutineReads {
+		s.noPoll = true
+	}
 	return s
+}
+
+// upgraderFor returns the upgrader for a WebSocket request: the one whose
+// reader is never used when the readiness loop will read the connection.
+func (s *Server) upgraderFor(r *http.Request) *websocket.Upgrader {
+	s.mu.Lock()
+	noPoll := s.noPoll
+	s.mu.Unlock()
+	if noPoll || r.TLS != nil {
+		return &s.upgrader
+	}
+	return &s.pollUpgrader
+}
+
+// poller returns the readiness loop, starting it if needed, or nil when
+// goroutines read.
+func (s *Server) poller() *poller {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.noPoll || s.closed {
+		return nil
+	}
+	if s.poll == nil {
+		p, err := newPoller(s.log, s.opts.ReadWorkers)
+		if err != nil {
+			s.log.Warn("engineio: readiness loop unavailable; a goroutine reads each WebSocket", "err", err)
+			s.noPoll = true
+			return nil
+		}
+		s.poll = p
+	}
+	return s.poll
+}
+
+// pollRead hands the reading of a new WebSocket transport to the
+// readiness loop, and reports whether the loop took it.
+func (s *Server) pollRead(c *Conn, ws *websocket.Conn) bool {
+	p := s.poller()
+	if p == nil {
+		return false
+	}
+	c.mu.Lock()
+	c.setWebSocketLocked(ws)
+	c.mu.Unlock()
+	if err := p.watch(c, ws, s.opts.MaxPayload+1, false, 0); err != nil {
+		s.log.Debug("engineio: websocket not pollable; a goroutine reads it", "sid", c.id, "err", err)
+		c.exited.Add(1)
+		go func() {
+			defer c.exited.Done()
+			c.wsRead(ws)
+		}()
+	}
+	c.signal()
+	return true
+}
+
+// pollProbe hands the reading of a probing WebSocket to the readiness
+// loop, and reports whether the loop took it.
+func (s *Server) pollProbe(c *Conn, ws *websocket.Conn) bool {
+	p := s.poller()
+	if p == nil {
+		return false
+	}
+	if err := p.watch(c, ws, s.opts.MaxPayload+1, true, s.opts.UpgradeTimeout); err != nil {
+		s.log.Debug("engineio: websocket not pollable; a goroutine reads it", "sid", c.id, "err", err)
+		return false
+	}
+	return true
 }
 
 // Options returns the server's options, with defaults filled in.
@@ -197,7 +289,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	var ws *websocket.Conn
 	if transport == WebSocket {
 		var err error
-		if ws, err = s.upgrader.Upgrade(w, r, nil); err != nil {
+		if ws, err = s.upgraderFor(r).Upgrade(w, r, nil); err != nil {
 			// Upgrade has already answered with an HTTP error.
 			s.log.Info("engineio: websocket upgrade", "remote", r.RemoteAddr, "err", err)
 			return
@@ -234,7 +326,9 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	handler := s.accept(c)
 	c.start(&serverHandler{Handler: handler, s: s, c: c})
 	if ws != nil {
-		c.useWebSocket(ws, true)
+		if !s.pollRead(c, ws) {
+			c.useWebSocket(ws, true)
+		}
 		return
 	}
 	c.pollGET(w, r)
@@ -273,6 +367,12 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.closeWith(ReasonServerClose)
+	}
+	s.mu.Lock()
+	p := s.poll
+	s.mu.Unlock()
+	if p != nil {
+		p.close() // waits for the loop's workers, which hand messages over
 	}
 	for _, c := range conns {
 		c.Wait()
@@ -430,7 +530,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 		}
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	ws, err := s.upgraderFor(r).Upgrade(w, r, nil)
 	if err != nil {
 		c.mu.Lock()
 		c.probing = false
@@ -438,62 +538,89 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 		return
 	}
 	ws.SetReadLimit(s.opts.MaxPayload + 1)
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		c.probeWS = ws
+	}
+	c.mu.Unlock()
+	if closed {
+		c.probeFailed(ws)
+		return
+	}
+	if s.pollProbe(c, ws) {
+		return
+	}
 	c.exited.Add(1)
 	go c.probe(ws, s.opts.UpgradeTimeout)
 }
 
+// probe reads a probing WebSocket on a goroutine of its own, and then, if
+// the upgrade succeeds, the transport.
 func (c *Conn) probe(ws *websocket.Conn, timeout time.Duration) {
 	defer c.exited.Done()
-	stop := make(chan struct{})
-	go func() {
-		select {
-		case <-c.done:
-			ws.Close()
-		case <-stop:
-		}
-	}()
-	upgraded := false
-	defer func() {
-		if !upgraded {
-			close(stop)
-			ws.Close()
-			c.mu.Lock()
-			c.probing, c.upgrading = false, false
-			c.mu.Unlock()
-			c.signal()
-		}
-	}()
 	_ = ws.SetReadDeadline(time.Now().Add(timeout))
 	for {
 		mt, data, err := ws.ReadMessage()
-		if err != nil || mt != websocket.TextMessage {
+		if err != nil {
+			c.probeFailed(ws)
 			return
 		}
-		switch string(data) {
-		case "2probe":
-			_ = ws.SetWriteDeadline(time.Now().Add(writeWait))
-			if ws.WriteMessage(websocket.TextMessage, []byte("3probe")) != nil {
-				return
-			}
-			c.mu.Lock()
-			c.upgrading = true
-			c.mu.Unlock()
-			c.signal() // a waiting GET answers a noop
-		case "5":
-			c.mu.Lock()
-			ready := c.upgrading && !c.closed
-			c.mu.Unlock()
-			if !ready {
-				return
-			}
-			upgraded = true
-			close(stop)
+		more, upgraded := c.probeMessage(ws, mt == websocket.BinaryMessage, data)
+		if upgraded {
 			_ = ws.SetReadDeadline(time.Time{})
-			c.useWebSocket(ws, false)
 			c.wsRead(ws)
 			return
-		default:
+		}
+		if !more {
+			c.probeFailed(ws)
 			return
 		}
 	}
+}
+
+// probeMessage handles one message of a WebSocket that probes a polling
+// session. It reports whether the probe goes on, and whether "5" has just
+// made ws the transport.
+func (c *Conn) probeMessage(ws *websocket.Conn, binary bool, data []byte) (more, upgraded bool) {
+	if binary {
+		return false, false
+	}
+	switch string(data) {
+	case "2probe":
+		_ = ws.SetWriteDeadline(time.Now().Add(writeWait))
+		if ws.WriteMessage(websocket.TextMessage, []byte("3probe")) != nil {
+			return false, false
+		}
+		c.mu.Lock()
+		c.upgrading = true
+		c.mu.Unlock()
+		c.signal() // a waiting GET answers a noop
+		return true, false
+	case "5":
+		c.mu.Lock()
+		ready := c.upgrading && !c.closed && c.probeWS == ws
+		if ready {
+			c.setWebSocketLocked(ws)
+		}
+		c.mu.Unlock()
+		if ready {
+			c.signal()
+		}
+		return false, ready
+	default:
+		return false, false
+	}
+}
+
+// probeFailed gives up a probe that has not upgraded the session.
+func (c *Conn) probeFailed(ws *websocket.Conn) {
+	ws.Close()
+	c.mu.Lock()
+	if c.probeWS == ws {
+		c.probeWS = nil
+	}
+	c.probing, c.upgrading = false, false
+	c.mu.Unlock()
+	c.signal()
 }

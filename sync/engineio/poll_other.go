@@ -1,0 +1,27 @@
+//go:build !linux
+
+package engineio
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Elsewhere than on Linux a goroutine reads each WebSocket.
+
+const pollSupported = false
+
+type poller struct{}
+
+func newPoller(*slog.Logger, int) (*poller, error) {
+	return nil, errors.New("engineio: no readiness loop on this system")
+}
+
+func (*poller) watch(*Conn, *websocket.Conn, int64, bool, time.Duration) error {
+	return errors.New("engineio: no readiness loop on this system")
+}
+
+func (*poller) close() {}
