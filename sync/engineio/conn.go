@@ -107,16 +107,16 @@ type Conn struct {
 
 	mu        sync.Mutex // guards the following
 	queue     []packet
-	ws        *websocket.Conn // the WebSocket transport, once in use
-	probing   bool            // a WebSocket is probing for an upgrade
-	upgrading bool            // a probe succeeded: polling answers only noops
-	getBusy   bool            // a polling GET is waiting (server)
-	flushing  bool            // a WebSocket flusher runs
-	pongDue   time.Time       // when an unanswered ping times out (server); zero when none
-	pingDue   time.Time       // when the next ping is due (server)
-	beat      *time.Timer     // the heartbeat's timer
-	probeWS   *websocket.Conn // the WebSocket probing for an upgrade, while one does
-	watch     detacher        // the readiness loop's registration of ws, when it reads ws
+	ws        wsConn      // the WebSocket transport, once in use
+	probing   bool        // a WebSocket is probing for an upgrade
+	upgrading bool        // a probe succeeded: polling answers only noops
+	getBusy   bool        // a polling GET is waiting (server)
+	flushing  bool        // a WebSocket flusher runs
+	pongDue   time.Time   // when an unanswered ping times out (server); zero when none
+	pingDue   time.Time   // when the next ping is due (server)
+	beat      *time.Timer // the heartbeat's timer
+	probeWS   *serverWS   // the WebSocket probing for an upgrade, while one does
+	watch     detacher    // the readiness loop's registration of ws, when it reads ws
 	closed    bool
 	reason    string
 
@@ -373,28 +373,25 @@ type detacher interface {
 	detach()
 }
 
-// useWebSocket makes ws the connection's transport and starts its writer if
-// something waits. With runReader, a goroutine of its own reads ws; the
-// caller reads it otherwise.
-func (c *Conn) useWebSocket(ws *websocket.Conn, runReader bool) {
+// useWebSocket makes ws the client connection's transport, starts its
+// writer if something waits, and a goroutine that reads it.
+func (c *Conn) useWebSocket(ws *websocket.Conn) {
 	c.mu.Lock()
-	c.setWebSocketLocked(ws)
+	c.setWebSocketLocked(gorillaWS{ws})
 	c.mu.Unlock()
-	if runReader {
-		c.exited.Add(1)
-		go func() {
-			defer c.exited.Done()
-			c.wsRead(ws)
-		}()
-	}
+	c.exited.Add(1)
+	go func() {
+		defer c.exited.Done()
+		c.wsRead(ws)
+	}()
 	c.signal()
 }
 
 // setWebSocketLocked makes ws the transport; c.mu must be held.
-func (c *Conn) setWebSocketLocked(ws *websocket.Conn) {
+func (c *Conn) setWebSocketLocked(ws wsConn) {
 	c.ws = ws
 	c.upgrading = false
-	if c.probeWS == ws {
+	if p, ok := ws.(*serverWS); ok && c.probeWS == p {
 		c.probeWS = nil
 	}
 	if len(c.queue) > 0 || c.closed {
@@ -402,8 +399,7 @@ func (c *Conn) setWebSocketLocked(ws *websocket.Conn) {
 	}
 }
 
-// wsRead is the only reader of ws once it is the transport, when a
-// goroutine reads it (see Options.GoroutineReads).
+// wsRead is the client's only reader of ws.
 func (c *Conn) wsRead(ws *websocket.Conn) {
 	for {
 		mt, data, err := ws.ReadMessage()
@@ -444,20 +440,20 @@ func (c *Conn) wsMessage(binary bool, data []byte) bool {
 // shutdownRead ends a WebSocket's input, so that its reader, a goroutine
 // or the readiness loop, sees the end of the stream and cleans up. A
 // connection that cannot shut its read side down alone is closed.
-func shutdownRead(ws *websocket.Conn) {
-	if cr, ok := ws.NetConn().(interface{ CloseRead() error }); ok {
+func shutdownRead(ws wsConn) {
+	if cr, ok := ws.netConn().(interface{ CloseRead() error }); ok {
 		_ = cr.CloseRead()
 		return
 	}
-	ws.Close()
+	ws.close()
 }
 
-// flush is the only writer of ws while it runs: it writes what is queued
-// until the queue is empty, then exits. Once the connection is closed it
-// writes what is left (a DISCONNECT or close packet may be among it), for
-// at most a second, sends a close frame and closes the socket, which ends
-// the reader.
-func (c *Conn) flush(ws *websocket.Conn) {
+// flush is the only writer of ws's data frames while it runs: it writes
+// what is queued, all at once, until the queue is empty, then exits. Once
+// the connection is closed it writes what is left (a DISCONNECT or close
+// packet may be among it), for at most a second, sends a close frame and
+// closes the socket, which ends the reader.
+func (c *Conn) flush(ws wsConn) {
 	defer c.exited.Done()
 	var closeBy time.Time
 	for {
@@ -478,39 +474,22 @@ func (c *Conn) flush(ws *websocket.Conn) {
 			}
 			deadline = closeBy
 		}
-		for _, p := range q {
-			if !writeWS(ws, p, deadline) {
+		if len(q) > 0 {
+			if err := ws.writePackets(q, deadline); err != nil {
+				if !closed {
+					c.log.Debug("engineio: write", "sid", c.id, "err", err)
+				}
 				c.closeWith(ReasonTransportError)
-				ws.Close()
+				ws.close()
 				return // flushing stays set: nothing more goes to ws
 			}
 		}
 		if closed && len(q) == 0 {
-			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), deadline)
-			ws.Close()
+			_ = ws.writeClose(closeNormal, "", deadline)
+			ws.close()
 			return
 		}
 	}
-}
-
-// writeWS writes one packet as one frame, without copying its data.
-func writeWS(ws *websocket.Conn, p packet, deadline time.Time) bool {
-	_ = ws.SetWriteDeadline(deadline)
-	if p.binary {
-		return ws.WriteMessage(websocket.BinaryMessage, p.data) == nil
-	}
-	w, err := ws.NextWriter(websocket.TextMessage)
-	if err != nil {
-		return false
-	}
-	typ := [1]byte{p.typ}
-	if _, err := w.Write(typ[:]); err != nil {
-		return false
-	}
-	if _, err := w.Write(p.data); err != nil {
-		return false
-	}
-	return w.Close() == nil
 }
 
 // Buffered returns how many packets wait for the transport to take them.

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // The readiness loop: one goroutine waits in epoll_wait for every
@@ -205,18 +203,19 @@ func (p *poller) rearm(r *wsReader) {
 }
 
 // watch makes the loop read ws for c: as the transport, or as a WebSocket
-// probing for an upgrade, which is given up after probeTimeout. limit
-// bounds one message, in bytes.
-func (p *poller) watch(c *Conn, ws *websocket.Conn, limit int64, probing bool, probeTimeout time.Duration) error {
-	pc, ok := ws.NetConn().(pollable)
+// probing for an upgrade, which is given up after probeTimeout. early
+// holds the bytes that came with the handshake; limit bounds one message.
+func (p *poller) watch(c *Conn, ws *serverWS, early []byte, limit int64, probing bool, probeTimeout time.Duration) error {
+	pc, ok := ws.nc.(pollable)
 	if !ok {
-		return fmt.Errorf("engineio: a %T cannot be polled", ws.NetConn())
+		return fmt.Errorf("engineio: a %T cannot be polled", ws.nc)
 	}
 	rc, err := pc.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("engineio: raw connection: %w", err)
 	}
-	r := &wsReader{p: p, c: c, ws: ws, rc: rc, probing: probing}
+	r := &wsReader{wsDispatch: wsDispatch{c: c, ws: ws}, p: p, rc: rc}
+	r.watch = r
 	r.frames.limit = limit
 	p.mu.Lock()
 	if p.closed {
@@ -228,28 +227,34 @@ func (p *poller) watch(c *Conn, ws *websocket.Conn, limit int64, probing bool, p
 	p.readers[r.id] = r
 	p.mu.Unlock()
 	if probing {
-		// Given up on time: the end of input makes the worker clean up.
-		r.probeTimer = time.AfterFunc(probeTimeout, func() {
-			c.mu.Lock()
-			if c.probeWS == ws {
-				shutdownRead(ws)
-			}
-			c.mu.Unlock()
-		})
+		r.startProbe(probeTimeout)
 	} else {
 		c.mu.Lock()
 		c.watch = r
 		c.mu.Unlock()
 	}
+	if len(early) > 0 {
+		// Nothing else reads the connection before it is registered.
+		rest, need, stop := r.feed(early)
+		if stop {
+			return nil
+		}
+		r.in, r.need = append([]byte(nil), rest...), need
+	}
 	if err := p.ctl(r, syscall.EPOLL_CTL_ADD); err != nil {
 		p.forget(r)
-		if r.probeTimer != nil {
-			r.probeTimer.Stop()
-		}
-		if !probing {
+		if probing {
+			r.endProbe()
+		} else {
 			c.mu.Lock()
 			c.watch = nil
 			c.mu.Unlock()
+		}
+		if len(early) > 0 {
+			// Some bytes were handed over already: no goroutine may
+			// take over; close instead.
+			r.fail(err)
+			return nil
 		}
 		return err
 	}
@@ -300,24 +305,19 @@ func (p *poller) close() {
 		if r.probeTimer != nil {
 			r.probeTimer.Stop()
 		}
-		r.ws.Close()
+		r.ws.close()
 	}
 }
 
 // wsReader is the loop's state for one WebSocket. Only the worker that
 // holds the connection's turn uses its fields after watch.
 type wsReader struct {
-	p          *poller
-	c          *Conn
-	ws         *websocket.Conn
-	rc         syscall.RawConn
-	id         uint64
-	probing    bool        // the WebSocket probes a polling session for an upgrade
-	probeTimer *time.Timer // gives the probe up
-	frames     wsFrames
-	in         []byte // the bytes of an incomplete frame; nil when none
-	need       int    // the size of that frame when its header is complete
-	done       bool   // the reader gave up the connection
+	wsDispatch
+	p    *poller
+	rc   syscall.RawConn
+	id   uint64
+	in   []byte // the bytes of an incomplete frame; nil when none
+	need int    // the size of that frame when its header is complete
 }
 
 // detach stops the loop from reading the connection (closeWith calls it).
@@ -359,15 +359,10 @@ func (r *wsReader) turn() bool {
 			return false
 		}
 		data = data[:len(data)+n]
-		consumed, need, werr := r.frames.feed(data, r)
-		if werr != nil {
-			r.protocolError(werr)
+		rest, need, stop := r.feed(data)
+		if stop {
 			return false
 		}
-		if r.done {
-			return false
-		}
-		rest := data[consumed:]
 		r.need = need
 		switch {
 		case len(rest) == 0:
@@ -405,107 +400,4 @@ func (r *wsReader) read(b []byte) (int, error) {
 		return 0, rerr
 	}
 	return n, nil
-}
-
-// wsMessage implements wsFrameHandler.
-func (r *wsReader) wsMessage(binary bool, data []byte) bool {
-	if !r.probing {
-		if !r.c.wsMessage(binary, data) {
-			r.done = true
-			return false
-		}
-		return true
-	}
-	more, upgraded := r.c.probeMessage(r.ws, binary, data)
-	switch {
-	case upgraded:
-		r.endProbe()
-		r.c.mu.Lock()
-		r.c.watch = r
-		closed := r.c.closed
-		r.c.mu.Unlock()
-		if closed {
-			r.detach()
-			r.done = true
-			return false
-		}
-		return true
-	case !more:
-		r.giveUp()
-		return false
-	}
-	return true
-}
-
-// wsPing implements wsFrameHandler: it answers with a pong.
-func (r *wsReader) wsPing(payload []byte) bool {
-	_ = r.ws.WriteControl(websocket.PongMessage, payload, time.Now().Add(writeWait))
-	return true
-}
-
-// wsClose implements wsFrameHandler: it answers the peer's close and
-// closes the connection.
-func (r *wsReader) wsClose(code int, _ []byte) {
-	_ = r.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(writeWait))
-	if r.probing {
-		r.giveUp()
-		return
-	}
-	r.done = true
-	r.detach()
-	switch code {
-	case closeNormal, closeGoingAway, closeNoStatus:
-		r.c.closeWith(ReasonTransportClose)
-	default:
-		r.c.closeWith(ReasonTransportError)
-	}
-}
-
-// protocolError closes the connection with the close code of a peer's
-// protocol violation.
-func (r *wsReader) protocolError(err *wsError) {
-	r.c.log.Debug("engineio: websocket protocol error", "sid", r.c.id, "err", err)
-	_ = r.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(err.code, ""), time.Now().Add(writeWait))
-	if r.probing {
-		r.giveUp()
-		return
-	}
-	r.done = true
-	r.detach()
-	if err.code == closeMessageTooBig {
-		r.c.closeWith(ReasonPayloadTooLarge)
-	} else {
-		r.c.closeWith(ReasonTransportError)
-	}
-}
-
-// fail handles the end of input or a read error.
-func (r *wsReader) fail(err error) {
-	if r.probing {
-		r.giveUp()
-		return
-	}
-	r.done = true
-	r.detach()
-	if err != nil {
-		r.c.log.Debug("engineio: read", "sid", r.c.id, "err", err)
-	}
-	r.c.closeWith(ReasonTransportError)
-}
-
-// endProbe ends the probe phase, upgraded or not.
-func (r *wsReader) endProbe() {
-	r.probing = false
-	if r.probeTimer != nil {
-		r.probeTimer.Stop()
-		r.probeTimer = nil
-	}
-}
-
-// giveUp abandons a probe that did not upgrade the session.
-func (r *wsReader) giveUp() {
-	r.endProbe()
-	r.done = true
-	r.detach()
-	r.c.probeFailed(r.ws)
 }

@@ -90,11 +90,6 @@ type Server struct {
 	opts   Options
 	log    *slog.Logger
 	accept func(*Conn) Handler
-	// upgrader serves WebSockets that a goroutine reads through gorilla's
-	// buffered reader; pollUpgrader those that the readiness loop reads,
-	// whose gorilla reader is never used and gets the smallest buffer.
-	upgrader, pollUpgrader websocket.Upgrader
-
 	mu     sync.Mutex // guards the following
 	conns  map[string]*Conn
 	closed bool
@@ -110,33 +105,10 @@ func NewServer(opts Options, log *slog.Logger, accept func(*Conn) Handler) *Serv
 	}
 	opts = opts.withDefaults()
 	s := &Server{opts: opts, log: log, accept: accept, conns: map[string]*Conn{}}
-	s.upgrader = websocket.Upgrader{
-		// Small read buffers, and write buffers lent from a pool only
-		// while a write is under way, keep idle connections cheap.
-		ReadBufferSize:  1024,
-		WriteBufferSize: 4096,
-		WriteBufferPool: &sync.Pool{},
-		// Origins are checked in ServeHTTP, before the upgrade.
-		CheckOrigin: func(*http.Request) bool { return true },
-	}
-	s.pollUpgrader = s.upgrader
-	s.pollUpgrader.ReadBufferSize = 1 // gorilla rounds it up to one control frame
 	if !pollSupported || opts.GoroutineReads {
 		s.noPoll = true
 	}
 	return s
-}
-
-// upgraderFor returns the upgrader for a WebSocket request: the one whose
-// reader is never used when the readiness loop will read the connection.
-func (s *Server) upgraderFor(r *http.Request) *websocket.Upgrader {
-	s.mu.Lock()
-	noPoll := s.noPoll
-	s.mu.Unlock()
-	if noPoll || r.TLS != nil {
-		return &s.upgrader
-	}
-	return &s.pollUpgrader
 }
 
 // poller returns the readiness loop, starting it if needed, or nil when
@@ -159,40 +131,27 @@ func (s *Server) poller() *poller {
 	return s.poll
 }
 
-// pollRead hands the reading of a new WebSocket transport to the
-// readiness loop, and reports whether the loop took it.
-func (s *Server) pollRead(c *Conn, ws *websocket.Conn) bool {
-	p := s.poller()
-	if p == nil {
-		return false
-	}
-	c.mu.Lock()
-	c.setWebSocketLocked(ws)
-	c.mu.Unlock()
-	if err := p.watch(c, ws, s.opts.MaxPayload+1, false, 0); err != nil {
+// readWebSocket starts reading a WebSocket of c, the transport or a probe
+// that may become it: the readiness loop reads it when it can, else a
+// goroutine. early holds the bytes that came with the handshake.
+func (s *Server) readWebSocket(c *Conn, ws *serverWS, early []byte, probing bool) {
+	if p := s.poller(); p != nil {
+		err := p.watch(c, ws, early, s.opts.MaxPayload+1, probing, s.opts.UpgradeTimeout)
+		if err == nil {
+			return
+		}
 		s.log.Debug("engineio: websocket not pollable; a goroutine reads it", "sid", c.id, "err", err)
-		c.exited.Add(1)
-		go func() {
-			defer c.exited.Done()
-			c.wsRead(ws)
-		}()
 	}
-	c.signal()
-	return true
-}
-
-// pollProbe hands the reading of a probing WebSocket to the readiness
-// loop, and reports whether the loop took it.
-func (s *Server) pollProbe(c *Conn, ws *websocket.Conn) bool {
-	p := s.poller()
-	if p == nil {
-		return false
+	d := &wsDispatch{c: c, ws: ws}
+	d.frames.limit = s.opts.MaxPayload + 1 // + the packet type byte
+	if probing {
+		d.startProbe(s.opts.UpgradeTimeout)
 	}
-	if err := p.watch(c, ws, s.opts.MaxPayload+1, true, s.opts.UpgradeTimeout); err != nil {
-		s.log.Debug("engineio: websocket not pollable; a goroutine reads it", "sid", c.id, "err", err)
-		return false
-	}
-	return true
+	c.exited.Add(1)
+	go func() {
+		defer c.exited.Done()
+		d.readLoop(early)
+	}()
 }
 
 // Options returns the server's options, with defaults filled in.
@@ -286,15 +245,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string) {
-	var ws *websocket.Conn
+	var ws *serverWS
+	var early []byte
 	if transport == WebSocket {
 		var err error
-		if ws, err = s.upgraderFor(r).Upgrade(w, r, nil); err != nil {
-			// Upgrade has already answered with an HTTP error.
+		if ws, early, err = acceptWebSocket(w, r); err != nil {
+			// acceptWebSocket has already answered with an HTTP error.
 			s.log.Info("engineio: websocket upgrade", "remote", r.RemoteAddr, "err", err)
 			return
 		}
-		ws.SetReadLimit(s.opts.MaxPayload + 1) // + the packet type byte
 	}
 	h := handshake{
 		SID:          newSID(),
@@ -312,8 +271,8 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	if s.closed {
 		s.mu.Unlock()
 		if ws != nil {
-			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ReasonServerClose), time.Now().Add(time.Second))
-			ws.Close()
+			_ = ws.writeClose(closeGoingAway, ReasonServerClose, time.Now().Add(time.Second))
+			ws.close()
 		} else {
 			httpError(w, http.StatusServiceUnavailable, codeBadRequest)
 		}
@@ -326,9 +285,11 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	handler := s.accept(c)
 	c.start(&serverHandler{Handler: handler, s: s, c: c})
 	if ws != nil {
-		if !s.pollRead(c, ws) {
-			c.useWebSocket(ws, true)
-		}
+		c.mu.Lock()
+		c.setWebSocketLocked(ws)
+		c.mu.Unlock()
+		s.readWebSocket(c, ws, early, false)
+		c.signal()
 		return
 	}
 	c.pollGET(w, r)
@@ -524,20 +485,19 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 	if busy {
 		// Accept, then close at once: WebSocket clients take a refused
 		// handshake as an error, and a close as the answer.
-		if ws, err := s.upgrader.Upgrade(w, r, nil); err == nil {
-			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "session already upgraded"), time.Now().Add(time.Second))
-			ws.Close()
+		if ws, _, err := acceptWebSocket(w, r); err == nil {
+			_ = ws.writeClose(closePolicyViolation, "session already upgraded", time.Now().Add(time.Second))
+			ws.close()
 		}
 		return
 	}
-	ws, err := s.upgraderFor(r).Upgrade(w, r, nil)
+	ws, early, err := acceptWebSocket(w, r)
 	if err != nil {
 		c.mu.Lock()
 		c.probing = false
 		c.mu.Unlock()
 		return
 	}
-	ws.SetReadLimit(s.opts.MaxPayload + 1)
 	c.mu.Lock()
 	closed := c.closed
 	if !closed {
@@ -548,48 +508,19 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 		c.probeFailed(ws)
 		return
 	}
-	if s.pollProbe(c, ws) {
-		return
-	}
-	c.exited.Add(1)
-	go c.probe(ws, s.opts.UpgradeTimeout)
-}
-
-// probe reads a probing WebSocket on a goroutine of its own, and then, if
-// the upgrade succeeds, the transport.
-func (c *Conn) probe(ws *websocket.Conn, timeout time.Duration) {
-	defer c.exited.Done()
-	_ = ws.SetReadDeadline(time.Now().Add(timeout))
-	for {
-		mt, data, err := ws.ReadMessage()
-		if err != nil {
-			c.probeFailed(ws)
-			return
-		}
-		more, upgraded := c.probeMessage(ws, mt == websocket.BinaryMessage, data)
-		if upgraded {
-			_ = ws.SetReadDeadline(time.Time{})
-			c.wsRead(ws)
-			return
-		}
-		if !more {
-			c.probeFailed(ws)
-			return
-		}
-	}
+	s.readWebSocket(c, ws, early, true)
 }
 
 // probeMessage handles one message of a WebSocket that probes a polling
 // session. It reports whether the probe goes on, and whether "5" has just
 // made ws the transport.
-func (c *Conn) probeMessage(ws *websocket.Conn, binary bool, data []byte) (more, upgraded bool) {
+func (c *Conn) probeMessage(ws *serverWS, binary bool, data []byte) (more, upgraded bool) {
 	if binary {
 		return false, false
 	}
 	switch string(data) {
 	case "2probe":
-		_ = ws.SetWriteDeadline(time.Now().Add(writeWait))
-		if ws.WriteMessage(websocket.TextMessage, []byte("3probe")) != nil {
+		if ws.writePackets([]packet{{typ: typePong, data: []byte("probe")}}, time.Now().Add(writeWait)) != nil {
 			return false, false
 		}
 		c.mu.Lock()
@@ -614,8 +545,8 @@ func (c *Conn) probeMessage(ws *websocket.Conn, binary bool, data []byte) (more,
 }
 
 // probeFailed gives up a probe that has not upgraded the session.
-func (c *Conn) probeFailed(ws *websocket.Conn) {
-	ws.Close()
+func (c *Conn) probeFailed(ws *serverWS) {
+	ws.close()
 	c.mu.Lock()
 	if c.probeWS == ws {
 		c.probeWS = nil

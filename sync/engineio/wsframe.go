@@ -28,6 +28,7 @@ const (
 	closeNormal          = 1000
 	closeGoingAway       = 1001
 	closeProtocolError   = 1002
+	closePolicyViolation = 1008
 	closeNoStatus        = 1005 // never sent: stands for a close frame without a code
 	closeInvalidPayload  = 1007
 	closeMessageTooBig   = 1009
