@@ -204,6 +204,8 @@ func (c *Conn) kickLocked() {
 	}
 }
 
+// signal wakes a waiting polling GET; a nil wake (a connection that
+// began on WebSocket) makes it a no-op.
 func (c *Conn) signal() {
 	select {
 	case c.wake <- struct{}{}:

@@ -267,6 +267,9 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	}
 	c := newConn(h.SID, true, h, s.log)
 	c.maxQueue = s.opts.SendQueue
+	if ws != nil {
+		c.wake = nil // only polling GETs wait for it; signal skips a nil channel
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
