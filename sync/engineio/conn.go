@@ -186,6 +186,26 @@ func (c *Conn) enqueue(p packet) error {
 		c.closeWith(ReasonSlowPeer)
 		return ErrClosed
 	}
+	if sw, ok := c.ws.(*serverWS); ok && !c.flushing && len(c.queue) == 0 {
+		// Nothing waits: write now, without blocking, on this goroutine,
+		// and start a flusher only if the socket does not take it all.
+		c.flushing = true
+		c.mu.Unlock()
+		taken, rest := sw.tryWrite(p)
+		c.mu.Lock()
+		c.flushing = false
+		if !taken {
+			// First: it was sent before anything queued meanwhile.
+			c.queue = append([]packet{p}, c.queue...)
+		}
+		if taken && !rest && len(c.queue) == 0 && !c.closed {
+			c.mu.Unlock()
+			return nil
+		}
+		c.kickLocked()
+		c.mu.Unlock()
+		return nil
+	}
 	c.queue = append(c.queue, p)
 	c.kickLocked()
 	c.mu.Unlock()
@@ -463,7 +483,7 @@ func (c *Conn) flush(ws wsConn) {
 		q := c.queue
 		c.queue = nil
 		closed := c.closed
-		if len(q) == 0 && !closed {
+		if len(q) == 0 && !closed && !ws.hasPending() {
 			c.flushing = false
 			c.mu.Unlock()
 			return
@@ -476,7 +496,7 @@ func (c *Conn) flush(ws wsConn) {
 			}
 			deadline = closeBy
 		}
-		if len(q) > 0 {
+		if len(q) > 0 || ws.hasPending() {
 			if err := ws.writePackets(q, deadline); err != nil {
 				if !closed {
 					c.log.Debug("engineio: write", "sid", c.id, "err", err)

@@ -90,6 +90,9 @@ type Server struct {
 	opts   Options
 	log    *slog.Logger
 	accept func(*Conn) Handler
+	// frameBufs lends *[]byte buffers to the writes that do not block.
+	frameBufs sync.Pool
+
 	mu     sync.Mutex // guards the following
 	conns  map[string]*Conn
 	closed bool
@@ -105,6 +108,7 @@ func NewServer(opts Options, log *slog.Logger, accept func(*Conn) Handler) *Serv
 	}
 	opts = opts.withDefaults()
 	s := &Server{opts: opts, log: log, accept: accept, conns: map[string]*Conn{}}
+	s.frameBufs.New = func() any { b := make([]byte, 0, inlineWriteMax); return &b }
 	if !pollSupported || opts.GoroutineReads {
 		s.noPoll = true
 	}
@@ -249,7 +253,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	var early []byte
 	if transport == WebSocket {
 		var err error
-		if ws, early, err = acceptWebSocket(w, r); err != nil {
+		if ws, early, err = acceptWebSocket(w, r, &s.frameBufs); err != nil {
 			// acceptWebSocket has already answered with an HTTP error.
 			s.log.Info("engineio: websocket upgrade", "remote", r.RemoteAddr, "err", err)
 			return
@@ -488,13 +492,13 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 	if busy {
 		// Accept, then close at once: WebSocket clients take a refused
 		// handshake as an error, and a close as the answer.
-		if ws, _, err := acceptWebSocket(w, r); err == nil {
+		if ws, _, err := acceptWebSocket(w, r, &s.frameBufs); err == nil {
 			_ = ws.writeClose(closePolicyViolation, "session already upgraded", time.Now().Add(time.Second))
 			ws.close()
 		}
 		return
 	}
-	ws, early, err := acceptWebSocket(w, r)
+	ws, early, err := acceptWebSocket(w, r, &s.frameBufs)
 	if err != nil {
 		c.mu.Lock()
 		c.probing = false

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -24,6 +25,9 @@ type wsConn interface {
 	writeClose(code int, reason string, deadline time.Time) error
 	close() error
 	netConn() net.Conn
+	// hasPending reports whether bytes wait for the flusher outside the
+	// Conn's queue.
+	hasPending() bool
 }
 
 // gorillaWS is the client's WebSocket, which gorilla reads and writes.
@@ -64,15 +68,20 @@ func (g gorillaWS) writeClose(code int, reason string, deadline time.Time) error
 
 func (g gorillaWS) close() error      { return g.ws.Close() }
 func (g gorillaWS) netConn() net.Conn { return g.ws.NetConn() }
+func (g gorillaWS) hasPending() bool  { return false }
 
 // serverWS is the server's side of a WebSocket (RFC 6455): the socket and
 // a lock for writing frames. It holds no buffer: frames are written with
 // writev straight from the packets, and what reads it (wsDispatch) keeps
 // its own state. Server frames are not masked.
 type serverWS struct {
-	nc        net.Conn
-	mu        sync.Mutex // one writer at a time: the flusher, pongs and closes
+	nc   net.Conn
+	rc   syscall.RawConn // for writes that must not block; nil when nc has none
+	bufs *sync.Pool      // the server's *[]byte buffers for such writes
+
+	mu        sync.Mutex // one writer at a time: the flusher, inline writes, pongs and closes
 	closeSent bool       // guarded by mu
+	pending   []byte     // guarded by mu: the unwritten end of a frame written without blocking
 }
 
 var errCloseSent = errors.New("engineio: websocket close frame already sent")
@@ -112,6 +121,16 @@ func (w *serverWS) writePackets(ps []packet, deadline time.Time) error {
 	if w.closeSent {
 		return errCloseSent
 	}
+	return w.writeLocked(bufs, deadline)
+}
+
+// writeLocked writes what a write without blocking left, then bufs; w.mu
+// must be held.
+func (w *serverWS) writeLocked(bufs net.Buffers, deadline time.Time) error {
+	if len(w.pending) > 0 {
+		bufs = append(net.Buffers{w.pending}, bufs...)
+		w.pending = nil
+	}
 	if err := w.nc.SetWriteDeadline(deadline); err != nil {
 		return fmt.Errorf("engineio: websocket write deadline: %w", err)
 	}
@@ -119,6 +138,14 @@ func (w *serverWS) writePackets(ps []packet, deadline time.Time) error {
 		return fmt.Errorf("engineio: websocket write: %w", err)
 	}
 	return nil
+}
+
+// hasPending reports whether a write without blocking left bytes for the
+// flusher.
+func (w *serverWS) hasPending() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pending) > 0
 }
 
 // writeControl writes a control frame.
@@ -132,13 +159,7 @@ func (w *serverWS) writeControl(op byte, payload []byte, deadline time.Time) err
 	if op == opClose {
 		w.closeSent = true
 	}
-	if err := w.nc.SetWriteDeadline(deadline); err != nil {
-		return fmt.Errorf("engineio: websocket write deadline: %w", err)
-	}
-	if _, err := w.nc.Write(frame); err != nil {
-		return fmt.Errorf("engineio: websocket write: %w", err)
-	}
-	return nil
+	return w.writeLocked(net.Buffers{frame}, deadline)
 }
 
 // writeClose sends a close frame: code and reason, or nothing for
@@ -176,7 +197,7 @@ func headerHasToken(h http.Header, name, token string) bool {
 // the bytes the client sent after its request, if net/http has read them
 // already: they are the start of the first frames. A refused handshake
 // gets an HTTP error.
-func acceptWebSocket(w http.ResponseWriter, r *http.Request) (*serverWS, []byte, error) {
+func acceptWebSocket(w http.ResponseWriter, r *http.Request, bufs *sync.Pool) (*serverWS, []byte, error) {
 	fail := func(status int, msg string) (*serverWS, []byte, error) {
 		w.Header().Set("Sec-WebSocket-Version", "13")
 		http.Error(w, http.StatusText(status), status)
@@ -217,7 +238,11 @@ func acceptWebSocket(w http.ResponseWriter, r *http.Request) (*serverWS, []byte,
 		return nil, nil, fmt.Errorf("engineio: websocket handshake: write response: %w", err)
 	}
 	_ = nc.SetWriteDeadline(time.Time{})
-	return &serverWS{nc: nc}, early, nil
+	ws := &serverWS{nc: nc, bufs: bufs}
+	if sc, ok := nc.(syscall.Conn); ok {
+		ws.rc, _ = sc.SyscallConn() // nil on error: every write goes through the flusher
+	}
+	return ws, early, nil
 }
 
 // wsDispatch hands what the server's frame reader parses to the

@@ -152,7 +152,7 @@ func TestWSLargeMessages(t *testing.T) {
 		ts, handlers, _ := pollServer(t, opts)
 		ws, _ := dialRaw(t, ts)
 		<-handlers
-		for _, n := range []int{readChunk - 20, readChunk + 1, 100_000, 999_999} {
+		for _, n := range []int{16<<10 - 20, 16<<10 + 1, 100_000, 999_999} {
 			msg := "4" + strings.Repeat(string(rune('a'+n%26)), n)
 			if err := ws.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
 				t.Fatal(err)
