@@ -42,12 +42,6 @@ const (
 	epollDataWake = 0        // the event data of the loop's wake-up pipe
 )
 
-// pollable is a connection the loop can read: a TCP or Unix socket.
-type pollable interface {
-	SyscallConn() (syscall.RawConn, error)
-	CloseRead() error
-}
-
 type poller struct {
 	log        *slog.Logger
 	epfd       int
@@ -176,7 +170,7 @@ func (p *poller) ctl(r *wsReader, op int) error {
 		return errPollerClosed
 	}
 	var cerr error
-	err := r.rc.Control(func(fd uintptr) {
+	err := r.ws.rc.Control(func(fd uintptr) {
 		ev := epollEvent(watchEvents, r.id)
 		cerr = syscall.EpollCtl(p.epfd, op, int(fd), &ev)
 	})
@@ -206,15 +200,10 @@ func (p *poller) rearm(r *wsReader) {
 // probing for an upgrade, which is given up after probeTimeout. early
 // holds the bytes that came with the handshake; limit bounds one message.
 func (p *poller) watch(c *Conn, ws *serverWS, early []byte, limit int64, probing bool, probeTimeout time.Duration) error {
-	pc, ok := ws.nc.(pollable)
-	if !ok {
+	if _, ok := ws.nc.(interface{ CloseRead() error }); !ok || ws.rc == nil {
 		return fmt.Errorf("engineio: a %T cannot be polled", ws.nc)
 	}
-	rc, err := pc.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("engineio: raw connection: %w", err)
-	}
-	r := &wsReader{wsDispatch: wsDispatch{c: c, ws: ws}, p: p, rc: rc}
+	r := &wsReader{wsDispatch: wsDispatch{c: c, ws: ws}, p: p}
 	r.watch = r
 	r.frames.limit = limit
 	p.mu.Lock()
@@ -314,7 +303,6 @@ func (p *poller) close() {
 type wsReader struct {
 	wsDispatch
 	p    *poller
-	rc   syscall.RawConn
 	id   uint64
 	in   []byte // the bytes of an incomplete frame; nil when none
 	need int    // the size of that frame when its header is complete
@@ -385,7 +373,7 @@ func (r *wsReader) turn() bool {
 func (r *wsReader) read(b []byte) (int, error) {
 	var n int
 	var rerr error
-	err := r.rc.Read(func(fd uintptr) bool {
+	err := r.ws.rc.Read(func(fd uintptr) bool {
 		for {
 			n, rerr = syscall.Read(int(fd), b)
 			if rerr != syscall.EINTR {

@@ -413,3 +413,35 @@ func TestWSHandshakeRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestWSOverTLS: a TLS connection, which the readiness loop cannot read,
+// is read by a goroutine and written by the flusher.
+func TestWSOverTLS(t *testing.T) {
+	handlers := make(chan *echo, 1)
+	s := NewServer(Options{}, nil, func(c *Conn) Handler {
+		e := &echo{c: c, done: make(chan struct{})}
+		handlers <- e
+		return e
+	})
+	ts := httptest.NewTLSServer(s)
+	t.Cleanup(func() {
+		s.Close()
+		ts.Close()
+	})
+	d := websocket.Dialer{TLSClientConfig: ts.Client().Transport.(*http.Transport).TLSClientConfig}
+	ws, _, err := d.Dial("wss"+strings.TrimPrefix(ts.URL, "https")+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	<-handlers
+	readText(t, ws) // open
+	for _, msg := range []string{"4over tls", "4" + strings.Repeat("t", 50_000)} {
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if got := readText(t, ws); got != msg {
+			t.Fatalf("echo of %d bytes, want %d", len(got), len(msg))
+		}
+	}
+}
