@@ -206,15 +206,6 @@ func (p *poller) watch(c *Conn, ws *serverWS, early []byte, limit int64, probing
 	r := &wsReader{wsDispatch: wsDispatch{c: c, ws: ws}, p: p}
 	r.watch = r
 	r.frames.limit = limit
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return errPollerClosed
-	}
-	p.nextID++
-	r.id = p.nextID
-	p.readers[r.id] = r
-	p.mu.Unlock()
 	if probing {
 		r.startProbe(probeTimeout)
 	} else {
@@ -222,16 +213,7 @@ func (p *poller) watch(c *Conn, ws *serverWS, early []byte, limit int64, probing
 		c.watch = r
 		c.mu.Unlock()
 	}
-	if len(early) > 0 {
-		// Nothing else reads the connection before it is registered.
-		rest, need, stop := r.feed(early)
-		if stop {
-			return nil
-		}
-		r.in, r.need = append([]byte(nil), rest...), need
-	}
-	if err := p.ctl(r, syscall.EPOLL_CTL_ADD); err != nil {
-		p.forget(r)
+	unwatch := func() {
 		if probing {
 			r.endProbe()
 		} else {
@@ -239,6 +221,33 @@ func (p *poller) watch(c *Conn, ws *serverWS, early []byte, limit int64, probing
 			c.watch = nil
 			c.mu.Unlock()
 		}
+	}
+	if len(early) > 0 {
+		// Nothing else reads the connection before it is registered;
+		// this is done before, so that registering orders it before any
+		// worker's turn.
+		rest, need, stop := r.feed(early)
+		if stop {
+			return nil
+		}
+		r.in, r.need = append([]byte(nil), rest...), need
+	}
+	p.mu.Lock()
+	closed := p.closed
+	if !closed {
+		p.nextID++
+		r.id = p.nextID
+		p.readers[r.id] = r
+	}
+	p.mu.Unlock()
+	err := errPollerClosed
+	if !closed {
+		if err = p.ctl(r, syscall.EPOLL_CTL_ADD); err != nil {
+			p.forget(r)
+		}
+	}
+	if err != nil {
+		unwatch()
 		if len(early) > 0 {
 			// Some bytes were handed over already: no goroutine may
 			// take over; close instead.
