@@ -82,7 +82,7 @@ bench: deps-build
 
 # Every fuzz target, as package:function. make test runs each briefly;
 # make fuzz runs each for FUZZTIME.
-FUZZ_TARGETS := ./sync/socketio:FuzzDecode ./sync/socketio:FuzzBinaryReassembly ./sync/engineio:FuzzDecodePayload ./sync/engineio:FuzzDecodeOpen \
+FUZZ_TARGETS := ./sync/socketio:FuzzDecode ./sync/socketio:FuzzBinaryReassembly ./sync/engineio:FuzzDecodePayload ./sync/engineio:FuzzDecodeOpen ./sync/engineio:FuzzWSFrames \
 	./audio:FuzzReadTags ./audio:FuzzDecode ./audio:FuzzProbe ./store:FuzzValidateName ./store:FuzzDecodeEntry \
 	./sync/protocol:FuzzAppendString
 FUZZTIME_SHORT ?= 5s

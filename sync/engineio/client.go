@@ -155,7 +155,7 @@ func dialWebSocket(ctx context.Context, base *url.URL, opts DialOptions, log *sl
 	ws.SetReadLimit(limit)
 	c := newConn(h.SID, false, h, log)
 	c.start(accept(c))
-	c.useWebSocket(ws, true)
+	c.useWebSocket(ws)
 	return c, nil
 }
 
@@ -392,5 +392,5 @@ func (p *pollClient) upgrade(opts DialOptions) {
 		c.closeWith(ReasonTransportError)
 		return
 	}
-	c.useWebSocket(ws, true)
+	c.useWebSocket(ws)
 }

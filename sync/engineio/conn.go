@@ -107,14 +107,16 @@ type Conn struct {
 
 	mu        sync.Mutex // guards the following
 	queue     []packet
-	ws        *websocket.Conn // the WebSocket transport, once in use
-	probing   bool            // a WebSocket is probing for an upgrade
-	upgrading bool            // a probe succeeded: polling answers only noops
-	getBusy   bool            // a polling GET is waiting (server)
-	flushing  bool            // a WebSocket flusher runs
-	pongDue   time.Time       // when an unanswered ping times out (server); zero when none
-	pingDue   time.Time       // when the next ping is due (server)
-	beat      *time.Timer     // the heartbeat's timer
+	ws        wsConn      // the WebSocket transport, once in use
+	probing   bool        // a WebSocket is probing for an upgrade
+	upgrading bool        // a probe succeeded: polling answers only noops
+	getBusy   bool        // a polling GET is waiting (server)
+	flushing  bool        // a WebSocket flusher runs
+	pongDue   time.Time   // when an unanswered ping times out (server); zero when none
+	pingDue   time.Time   // when the next ping is due (server)
+	beat      *time.Timer // the heartbeat's timer
+	probeWS   *serverWS   // the WebSocket probing for an upgrade, while one does
+	watch     detacher    // the readiness loop's registration of ws, when it reads ws
 	closed    bool
 	reason    string
 
@@ -184,6 +186,26 @@ func (c *Conn) enqueue(p packet) error {
 		c.closeWith(ReasonSlowPeer)
 		return ErrClosed
 	}
+	if sw, ok := c.ws.(*serverWS); ok && !c.flushing && len(c.queue) == 0 {
+		// Nothing waits: write now, without blocking, on this goroutine,
+		// and start a flusher only if the socket does not take it all.
+		c.flushing = true
+		c.mu.Unlock()
+		taken, rest := sw.tryWrite(p)
+		c.mu.Lock()
+		c.flushing = false
+		if !taken {
+			// First: it was sent before anything queued meanwhile.
+			c.queue = append([]packet{p}, c.queue...)
+		}
+		if taken && !rest && len(c.queue) == 0 && !c.closed {
+			c.mu.Unlock()
+			return nil
+		}
+		c.kickLocked()
+		c.mu.Unlock()
+		return nil
+	}
 	c.queue = append(c.queue, p)
 	c.kickLocked()
 	c.mu.Unlock()
@@ -202,6 +224,8 @@ func (c *Conn) kickLocked() {
 	}
 }
 
+// signal wakes a waiting polling GET; a nil wake (a connection that
+// began on WebSocket) makes it a no-op.
 func (c *Conn) signal() {
 	select {
 	case c.wake <- struct{}{}:
@@ -235,7 +259,15 @@ func (c *Conn) closeWith(reason string) {
 			c.beat.Stop()
 		}
 		c.kickLocked() // the flusher writes what is left and closes the socket
+		watch := c.watch
+		if c.probeWS != nil {
+			// Its reader sees the end of input and gives the probe up.
+			shutdownRead(c.probeWS)
+		}
 		c.mu.Unlock()
+		if watch != nil {
+			watch.detach()
+		}
 		close(c.done)
 		c.signal()
 		// Tell the handler, after any message being delivered.
@@ -356,27 +388,40 @@ func (c *Conn) take() []packet {
 	return q
 }
 
-// useWebSocket makes ws the connection's transport and runs its reader and
-// writer.
-func (c *Conn) useWebSocket(ws *websocket.Conn, runReader bool) {
+// detacher is a WebSocket's registration with the server's readiness loop.
+type detacher interface {
+	// detach stops the loop from reading the WebSocket. It may be called
+	// more than once, from any goroutine.
+	detach()
+}
+
+// useWebSocket makes ws the client connection's transport, starts its
+// writer if something waits, and a goroutine that reads it.
+func (c *Conn) useWebSocket(ws *websocket.Conn) {
 	c.mu.Lock()
-	c.ws = ws
-	c.upgrading = false
-	if len(c.queue) > 0 || c.closed {
-		c.kickLocked()
-	}
+	c.setWebSocketLocked(gorillaWS{ws})
 	c.mu.Unlock()
-	if runReader {
-		c.exited.Add(1)
-		go func() {
-			defer c.exited.Done()
-			c.wsRead(ws)
-		}()
-	}
+	c.exited.Add(1)
+	go func() {
+		defer c.exited.Done()
+		c.wsRead(ws)
+	}()
 	c.signal()
 }
 
-// wsRead is the only reader of ws once it is the transport.
+// setWebSocketLocked makes ws the transport; c.mu must be held.
+func (c *Conn) setWebSocketLocked(ws wsConn) {
+	c.ws = ws
+	c.upgrading = false
+	if p, ok := ws.(*serverWS); ok && c.probeWS == p {
+		c.probeWS = nil
+	}
+	if len(c.queue) > 0 || c.closed {
+		c.kickLocked()
+	}
+}
+
+// wsRead is the client's only reader of ws.
 func (c *Conn) wsRead(ws *websocket.Conn) {
 	for {
 		mt, data, err := ws.ReadMessage()
@@ -391,26 +436,46 @@ func (c *Conn) wsRead(ws *websocket.Conn) {
 			}
 			return
 		}
-		if mt == websocket.BinaryMessage {
-			c.receive(packet{typ: typeMessage, data: data, binary: true})
-			continue
-		}
-		p, err := decodeText(data)
-		if err != nil || p.typ == typeOpen || p.typ == typeUpgrade {
-			c.log.Debug("engineio: bad packet", "sid", c.id, "packet", truncate(data))
-			c.closeWith(ReasonParseError)
+		if !c.wsMessage(mt == websocket.BinaryMessage, data) {
 			return
 		}
-		c.receive(p)
 	}
 }
 
-// flush is the only writer of ws while it runs: it writes what is queued
-// until the queue is empty, then exits. Once the connection is closed it
-// writes what is left (a DISCONNECT or close packet may be among it), for
-// at most a second, sends a close frame and closes the socket, which ends
-// the reader.
-func (c *Conn) flush(ws *websocket.Conn) {
+// wsMessage handles one message of the WebSocket transport and reports
+// whether the connection is still open.
+func (c *Conn) wsMessage(binary bool, data []byte) bool {
+	if binary {
+		c.receive(packet{typ: typeMessage, data: data, binary: true})
+		return !c.isClosed()
+	}
+	p, err := decodeText(data)
+	if err != nil || p.typ == typeOpen || p.typ == typeUpgrade {
+		c.log.Debug("engineio: bad packet", "sid", c.id, "packet", truncate(data))
+		c.closeWith(ReasonParseError)
+		return false
+	}
+	c.receive(p)
+	return !c.isClosed()
+}
+
+// shutdownRead ends a WebSocket's input, so that its reader, a goroutine
+// or the readiness loop, sees the end of the stream and cleans up. A
+// connection that cannot shut its read side down alone is closed.
+func shutdownRead(ws wsConn) {
+	if cr, ok := ws.netConn().(interface{ CloseRead() error }); ok {
+		_ = cr.CloseRead()
+		return
+	}
+	ws.close()
+}
+
+// flush is the only writer of ws's data frames while it runs: it writes
+// what is queued, all at once, until the queue is empty, then exits. Once
+// the connection is closed it writes what is left (a DISCONNECT or close
+// packet may be among it), for at most a second, sends a close frame and
+// closes the socket, which ends the reader.
+func (c *Conn) flush(ws wsConn) {
 	defer c.exited.Done()
 	var closeBy time.Time
 	for {
@@ -418,7 +483,7 @@ func (c *Conn) flush(ws *websocket.Conn) {
 		q := c.queue
 		c.queue = nil
 		closed := c.closed
-		if len(q) == 0 && !closed {
+		if len(q) == 0 && !closed && !ws.hasPending() {
 			c.flushing = false
 			c.mu.Unlock()
 			return
@@ -431,39 +496,22 @@ func (c *Conn) flush(ws *websocket.Conn) {
 			}
 			deadline = closeBy
 		}
-		for _, p := range q {
-			if !writeWS(ws, p, deadline) {
+		if len(q) > 0 || ws.hasPending() {
+			if err := ws.writePackets(q, deadline); err != nil {
+				if !closed {
+					c.log.Debug("engineio: write", "sid", c.id, "err", err)
+				}
 				c.closeWith(ReasonTransportError)
-				ws.Close()
+				ws.close()
 				return // flushing stays set: nothing more goes to ws
 			}
 		}
 		if closed && len(q) == 0 {
-			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), deadline)
-			ws.Close()
+			_ = ws.writeClose(closeNormal, "", deadline)
+			ws.close()
 			return
 		}
 	}
-}
-
-// writeWS writes one packet as one frame, without copying its data.
-func writeWS(ws *websocket.Conn, p packet, deadline time.Time) bool {
-	_ = ws.SetWriteDeadline(deadline)
-	if p.binary {
-		return ws.WriteMessage(websocket.BinaryMessage, p.data) == nil
-	}
-	w, err := ws.NextWriter(websocket.TextMessage)
-	if err != nil {
-		return false
-	}
-	typ := [1]byte{p.typ}
-	if _, err := w.Write(typ[:]); err != nil {
-		return false
-	}
-	if _, err := w.Write(p.data); err != nil {
-		return false
-	}
-	return w.Close() == nil
 }
 
 // Buffered returns how many packets wait for the transport to take them.

@@ -1,13 +1,17 @@
 // Package engineio implements Engine.IO protocol version 4, the transport
-// under Socket.IO v5: a server (an http.Handler) and a client. This first cut
-// speaks the WebSocket transport only; the long-polling transport and the
-// upgrade come next (docs/PROTOCOL.md lists what is missing).
+// under Socket.IO v5: a server (an http.Handler) and a client, over HTTP
+// long-polling and WebSocket, with the upgrade from one to the other.
 //
-// A connection is a Conn. Each Conn has exactly two goroutines: a reader,
-// the only one that reads the socket and the only one that calls the
-// message handler, and a writer, the only one that writes to the socket and
-// that sends (server) or answers (client) heartbeats. Send never blocks: a
-// peer too slow to drain its queue is disconnected.
+// A connection is a Conn. Its messages reach the handler one at a time, in
+// arrival order. On the server, on Linux, one readiness loop (epoll) reads
+// every WebSocket and a bounded pool of workers parses the frames
+// (wsframe.go) and hands the messages over; elsewhere, and with
+// Options.GoroutineReads, a goroutine per connection reads it. The server
+// speaks RFC 6455 itself (ws.go); the client uses gorilla/websocket. What
+// a Conn sends is queued, and a writer goroutine that lives only while the
+// queue is not empty writes it, all at once; the heartbeat runs on a
+// timer. So an idle server connection holds no goroutine and no buffer.
+// Send never blocks: a peer too slow to drain its queue is disconnected.
 package engineio
 
 import (

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -46,6 +47,16 @@ type Options struct {
 	AllowedOrigins []string
 	// AllowRequest, when set, may refuse a request before the handshake.
 	AllowRequest func(r *http.Request) error
+	// GoroutineReads reads each WebSocket on a goroutine of its own, as
+	// on systems other than Linux. By default, on Linux, one readiness
+	// loop (epoll) reads every WebSocket of the server, and an idle
+	// connection holds no goroutine and no read buffer. TLS connections
+	// served by net/http are always read by a goroutine.
+	GoroutineReads bool
+	// ReadWorkers bounds how many connections the readiness loop reads,
+	// and hands messages from, at once; default 8 per CPU, at least 16.
+	// A handler that blocks holds one of them.
+	ReadWorkers int
 }
 
 func (o Options) withDefaults() Options {
@@ -67,20 +78,26 @@ func (o Options) withDefaults() Options {
 	if len(o.Transports) == 0 {
 		o.Transports = []string{Polling, WebSocket}
 	}
+	if o.ReadWorkers <= 0 {
+		o.ReadWorkers = max(16, 8*runtime.GOMAXPROCS(0))
+	}
 	return o
 }
 
 // Server accepts Engine.IO connections. It is an http.Handler, usually
 // mounted at /socket.io/ or /engine.io/.
 type Server struct {
-	opts     Options
-	log      *slog.Logger
-	accept   func(*Conn) Handler
-	upgrader websocket.Upgrader
+	opts   Options
+	log    *slog.Logger
+	accept func(*Conn) Handler
+	// frameBufs lends *[]byte buffers to the writes that do not block.
+	frameBufs sync.Pool
 
 	mu     sync.Mutex // guards the following
 	conns  map[string]*Conn
 	closed bool
+	poll   *poller // the readiness loop, started with the first WebSocket it reads
+	noPoll bool    // the loop could not start; goroutines read
 }
 
 // NewServer returns a server. accept is called for each new connection,
@@ -91,16 +108,54 @@ func NewServer(opts Options, log *slog.Logger, accept func(*Conn) Handler) *Serv
 	}
 	opts = opts.withDefaults()
 	s := &Server{opts: opts, log: log, accept: accept, conns: map[string]*Conn{}}
-	s.upgrader = websocket.Upgrader{
-		// Small read buffers, and write buffers lent from a pool only
-		// while a write is under way, keep idle connections cheap.
-		ReadBufferSize:  1024,
-		WriteBufferSize: 4096,
-		WriteBufferPool: &sync.Pool{},
-		// Origins are checked in ServeHTTP, before the upgrade.
-		CheckOrigin: func(*http.Request) bool { return true },
+	s.frameBufs.New = func() any { b := make([]byte, 0, inlineWriteMax); return &b }
+	if !pollSupported || opts.GoroutineReads {
+		s.noPoll = true
 	}
 	return s
+}
+
+// poller returns the readiness loop, starting it if needed, or nil when
+// goroutines read.
+func (s *Server) poller() *poller {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.noPoll || s.closed {
+		return nil
+	}
+	if s.poll == nil {
+		p, err := newPoller(s.log, s.opts.ReadWorkers)
+		if err != nil {
+			s.log.Warn("engineio: readiness loop unavailable; a goroutine reads each WebSocket", "err", err)
+			s.noPoll = true
+			return nil
+		}
+		s.poll = p
+	}
+	return s.poll
+}
+
+// readWebSocket starts reading a WebSocket of c, the transport or a probe
+// that may become it: the readiness loop reads it when it can, else a
+// goroutine. early holds the bytes that came with the handshake.
+func (s *Server) readWebSocket(c *Conn, ws *serverWS, early []byte, probing bool) {
+	if p := s.poller(); p != nil {
+		err := p.watch(c, ws, early, s.opts.MaxPayload+1, probing, s.opts.UpgradeTimeout)
+		if err == nil {
+			return
+		}
+		s.log.Debug("engineio: websocket not pollable; a goroutine reads it", "sid", c.id, "err", err)
+	}
+	d := &wsDispatch{c: c, ws: ws}
+	d.frames.limit = s.opts.MaxPayload + 1 // + the packet type byte
+	if probing {
+		d.startProbe(s.opts.UpgradeTimeout)
+	}
+	c.exited.Add(1)
+	go func() {
+		defer c.exited.Done()
+		d.readLoop(early)
+	}()
 }
 
 // Options returns the server's options, with defaults filled in.
@@ -194,15 +249,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string) {
-	var ws *websocket.Conn
+	var ws *serverWS
+	var early []byte
 	if transport == WebSocket {
 		var err error
-		if ws, err = s.upgrader.Upgrade(w, r, nil); err != nil {
-			// Upgrade has already answered with an HTTP error.
+		if ws, early, err = acceptWebSocket(w, r, &s.frameBufs); err != nil {
+			// acceptWebSocket has already answered with an HTTP error.
 			s.log.Info("engineio: websocket upgrade", "remote", r.RemoteAddr, "err", err)
 			return
 		}
-		ws.SetReadLimit(s.opts.MaxPayload + 1) // + the packet type byte
 	}
 	h := handshake{
 		SID:          newSID(),
@@ -216,12 +271,15 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	}
 	c := newConn(h.SID, true, h, s.log)
 	c.maxQueue = s.opts.SendQueue
+	if ws != nil {
+		c.wake = nil // only polling GETs wait for it; signal skips a nil channel
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		if ws != nil {
-			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ReasonServerClose), time.Now().Add(time.Second))
-			ws.Close()
+			_ = ws.writeClose(closeGoingAway, ReasonServerClose, time.Now().Add(time.Second))
+			ws.close()
 		} else {
 			httpError(w, http.StatusServiceUnavailable, codeBadRequest)
 		}
@@ -234,7 +292,11 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	handler := s.accept(c)
 	c.start(&serverHandler{Handler: handler, s: s, c: c})
 	if ws != nil {
-		c.useWebSocket(ws, true)
+		c.mu.Lock()
+		c.setWebSocketLocked(ws)
+		c.mu.Unlock()
+		s.readWebSocket(c, ws, early, false)
+		c.signal()
 		return
 	}
 	c.pollGET(w, r)
@@ -273,6 +335,12 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.closeWith(ReasonServerClose)
+	}
+	s.mu.Lock()
+	p := s.poll
+	s.mu.Unlock()
+	if p != nil {
+		p.close() // waits for the loop's workers, which hand messages over
 	}
 	for _, c := range conns {
 		c.Wait()
@@ -424,76 +492,73 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 	if busy {
 		// Accept, then close at once: WebSocket clients take a refused
 		// handshake as an error, and a close as the answer.
-		if ws, err := s.upgrader.Upgrade(w, r, nil); err == nil {
-			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "session already upgraded"), time.Now().Add(time.Second))
-			ws.Close()
+		if ws, _, err := acceptWebSocket(w, r, &s.frameBufs); err == nil {
+			_ = ws.writeClose(closePolicyViolation, "session already upgraded", time.Now().Add(time.Second))
+			ws.close()
 		}
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	ws, early, err := acceptWebSocket(w, r, &s.frameBufs)
 	if err != nil {
 		c.mu.Lock()
 		c.probing = false
 		c.mu.Unlock()
 		return
 	}
-	ws.SetReadLimit(s.opts.MaxPayload + 1)
-	c.exited.Add(1)
-	go c.probe(ws, s.opts.UpgradeTimeout)
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		c.probeWS = ws
+	}
+	c.mu.Unlock()
+	if closed {
+		c.probeFailed(ws)
+		return
+	}
+	s.readWebSocket(c, ws, early, true)
 }
 
-func (c *Conn) probe(ws *websocket.Conn, timeout time.Duration) {
-	defer c.exited.Done()
-	stop := make(chan struct{})
-	go func() {
-		select {
-		case <-c.done:
-			ws.Close()
-		case <-stop:
+// probeMessage handles one message of a WebSocket that probes a polling
+// session. It reports whether the probe goes on, and whether "5" has just
+// made ws the transport.
+func (c *Conn) probeMessage(ws *serverWS, binary bool, data []byte) (more, upgraded bool) {
+	if binary {
+		return false, false
+	}
+	switch string(data) {
+	case "2probe":
+		if ws.writePackets([]packet{{typ: typePong, data: []byte("probe")}}, time.Now().Add(writeWait)) != nil {
+			return false, false
 		}
-	}()
-	upgraded := false
-	defer func() {
-		if !upgraded {
-			close(stop)
-			ws.Close()
-			c.mu.Lock()
-			c.probing, c.upgrading = false, false
-			c.mu.Unlock()
+		c.mu.Lock()
+		c.upgrading = true
+		c.mu.Unlock()
+		c.signal() // a waiting GET answers a noop
+		return true, false
+	case "5":
+		c.mu.Lock()
+		ready := c.upgrading && !c.closed && c.probeWS == ws
+		if ready {
+			c.setWebSocketLocked(ws)
+		}
+		c.mu.Unlock()
+		if ready {
 			c.signal()
 		}
-	}()
-	_ = ws.SetReadDeadline(time.Now().Add(timeout))
-	for {
-		mt, data, err := ws.ReadMessage()
-		if err != nil || mt != websocket.TextMessage {
-			return
-		}
-		switch string(data) {
-		case "2probe":
-			_ = ws.SetWriteDeadline(time.Now().Add(writeWait))
-			if ws.WriteMessage(websocket.TextMessage, []byte("3probe")) != nil {
-				return
-			}
-			c.mu.Lock()
-			c.upgrading = true
-			c.mu.Unlock()
-			c.signal() // a waiting GET answers a noop
-		case "5":
-			c.mu.Lock()
-			ready := c.upgrading && !c.closed
-			c.mu.Unlock()
-			if !ready {
-				return
-			}
-			upgraded = true
-			close(stop)
-			_ = ws.SetReadDeadline(time.Time{})
-			c.useWebSocket(ws, false)
-			c.wsRead(ws)
-			return
-		default:
-			return
-		}
+		return false, ready
+	default:
+		return false, false
 	}
+}
+
+// probeFailed gives up a probe that has not upgraded the session.
+func (c *Conn) probeFailed(ws *serverWS) {
+	ws.close()
+	c.mu.Lock()
+	if c.probeWS == ws {
+		c.probeWS = nil
+	}
+	c.probing, c.upgrading = false, false
+	c.mu.Unlock()
+	c.signal()
 }

@@ -138,7 +138,7 @@ func NewMemoryAdapter(cfg AdapterConfig) Adapter {
 		max:      cfg.MaxPackets,
 		now:      cfg.Now,
 		rooms:    map[string]map[string]struct{}{},
-		sids:     map[string]map[string]struct{}{},
+		sids:     map[string][]string{},
 		sessions: map[string]Session{},
 	}
 	if a.now == nil {
@@ -162,9 +162,12 @@ type memoryAdapter struct {
 	now   func() time.Time
 	epoch string // distinguishes this adapter's offsets from any other's
 
+	// Every socket is in a room named after its id, alone as a rule; to
+	// spare a map per socket, that membership is kept in sids only. A
+	// socket's rooms are a slice, as it joins only a few.
 	mu    sync.RWMutex                   // guards rooms and sids
-	rooms map[string]map[string]struct{} // room -> socket ids
-	sids  map[string]map[string]struct{} // socket id -> rooms
+	rooms map[string]map[string]struct{} // room -> socket ids, except each socket's own room
+	sids  map[string][]string            // socket id -> rooms
 
 	// bmu serialises recoverable broadcasts and restores, and guards the
 	// following.
@@ -187,13 +190,18 @@ type storedPacket struct {
 func (a *memoryAdapter) Join(sid string, rooms ...string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	mine := a.sids[sid]
-	if mine == nil {
-		mine = map[string]struct{}{}
-		a.sids[sid] = mine
+	mine, ok := a.sids[sid]
+	if !ok {
+		mine = make([]string, 0, 2) // its own room and one more, as a rule
 	}
 	for _, r := range rooms {
-		mine[r] = struct{}{}
+		if slices.Contains(mine, r) {
+			continue
+		}
+		mine = append(mine, r)
+		if r == sid {
+			continue
+		}
 		m := a.rooms[r]
 		if m == nil {
 			m = map[string]struct{}{}
@@ -201,20 +209,24 @@ func (a *memoryAdapter) Join(sid string, rooms ...string) {
 		}
 		m[sid] = struct{}{}
 	}
+	a.sids[sid] = mine
 }
 
 func (a *memoryAdapter) Leave(sid string, rooms ...string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, r := range rooms {
-		a.leaveLocked(sid, r)
+		if mine, ok := a.sids[sid]; ok {
+			if i := slices.Index(mine, r); i >= 0 {
+				a.sids[sid] = slices.Delete(mine, i, i+1)
+			}
+		}
+		a.dropMemberLocked(sid, r)
 	}
 }
 
-func (a *memoryAdapter) leaveLocked(sid, room string) {
-	if mine := a.sids[sid]; mine != nil {
-		delete(mine, room)
-	}
+// dropMemberLocked removes sid from room's members; a.mu must be held.
+func (a *memoryAdapter) dropMemberLocked(sid, room string) {
 	if m := a.rooms[room]; m != nil {
 		delete(m, sid)
 		if len(m) == 0 {
@@ -226,8 +238,8 @@ func (a *memoryAdapter) leaveLocked(sid, room string) {
 func (a *memoryAdapter) LeaveAll(sid string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for r := range a.sids[sid] {
-		a.leaveLocked(sid, r)
+	for _, r := range a.sids[sid] {
+		a.dropMemberLocked(sid, r)
 	}
 	delete(a.sids, sid)
 }
@@ -235,11 +247,7 @@ func (a *memoryAdapter) LeaveAll(sid string) {
 func (a *memoryAdapter) Rooms(sid string) []string {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	out := make([]string, 0, len(a.sids[sid]))
-	for r := range a.sids[sid] {
-		out = append(out, r)
-	}
-	return out
+	return append(make([]string, 0, len(a.sids[sid])), a.sids[sid]...)
 }
 
 func (a *memoryAdapter) Sockets(rooms ...string) []string {
@@ -248,13 +256,32 @@ func (a *memoryAdapter) Sockets(rooms ...string) []string {
 	return out
 }
 
+// inRoomLocked reports whether sid is in room; a.mu must be held.
+func (a *memoryAdapter) inRoomLocked(room, sid string) bool {
+	if room == sid {
+		return slices.Contains(a.sids[sid], room)
+	}
+	_, ok := a.rooms[room][sid]
+	return ok
+}
+
+// eachMemberLocked calls fn for each member of room; a.mu must be held.
+func (a *memoryAdapter) eachMemberLocked(room string, fn func(sid string)) {
+	for sid := range a.rooms[room] {
+		fn(sid)
+	}
+	if slices.Contains(a.sids[room], room) {
+		fn(room) // the socket of that id, in its own room
+	}
+}
+
 // apply calls fn for each socket opts selects, under a read lock.
 func (a *memoryAdapter) apply(opts BroadcastOptions, fn func(sid string)) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	excluded := func(sid string) bool {
 		for _, r := range opts.Except {
-			if _, ok := a.rooms[r][sid]; ok {
+			if a.inRoomLocked(r, sid) {
 				return true
 			}
 		}
@@ -268,21 +295,21 @@ func (a *memoryAdapter) apply(opts BroadcastOptions, fn func(sid string)) {
 			}
 		}
 	case 1:
-		for sid := range a.rooms[opts.Rooms[0]] {
+		a.eachMemberLocked(opts.Rooms[0], func(sid string) {
 			if !excluded(sid) {
 				fn(sid)
 			}
-		}
+		})
 	default:
 		seen := map[string]struct{}{}
 		for _, r := range opts.Rooms {
-			for sid := range a.rooms[r] {
+			a.eachMemberLocked(r, func(sid string) {
 				if _, dup := seen[sid]; dup || excluded(sid) {
-					continue
+					return
 				}
 				seen[sid] = struct{}{}
 				fn(sid)
-			}
+			})
 		}
 	}
 }

@@ -137,7 +137,7 @@ func TestVolatile(t *testing.T) {
 		}
 		sock := <-sockets
 		sock.sess.sendMu.Lock()
-		sock.sess.busy = func() bool { return true } // as if the transport had not taken the last message
+		sock.sess.forceBusy = true // as if the transport had not taken the last message
 		sock.sess.sendMu.Unlock()
 		if ok, _ := sock.EmitVolatile("e", "dropped"); ok {
 			t.Fatal("volatile emit queued on a busy connection")

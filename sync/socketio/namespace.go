@@ -170,7 +170,7 @@ func (n *Namespace) restore(s *Socket, pid, offset string) bool {
 		}
 		// s is not visible to any other goroutine before this registration.
 		s.id, s.pid, s.start, s.recovered = sess.SID, sess.PID, sess.Start, true
-		s.values = sess.Values
+		s.values = valueSlice(sess.Values)
 		s.held = append(s.held, missed...)
 		n.sockets[s.id] = s
 		return true

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -204,7 +205,7 @@ func (s *Server) Close() error {
 
 // accept makes the session for a new Engine.IO connection.
 func (s *Server) accept(c *engineio.Conn) engineio.Handler {
-	ss := &session{srv: s, conn: c, log: s.log, sockets: map[string]*Socket{}, busy: busyFunc(c)}
+	ss := &session{srv: s, conn: c, log: s.log}
 	ss.connectTimer = time.AfterFunc(s.connectTimeout, func() {
 		ss.mu.Lock()
 		n := len(ss.sockets)
@@ -217,17 +218,6 @@ func (s *Server) accept(c *engineio.Conn) engineio.Handler {
 	return ss
 }
 
-// busyFunc returns the test of a connection's send queue that volatile
-// packets use: busy while messages are queued that the transport has not
-// taken. It needs engineio.Conn to report that (Buffered); until it does,
-// a connection is never busy.
-func busyFunc(c *engineio.Conn) func() bool {
-	if b, ok := any(c).(interface{ Buffered() int }); ok {
-		return func() bool { return b.Buffered() > 0 }
-	}
-	return func() bool { return false }
-}
-
 // session is the Socket.IO state of one Engine.IO connection. Engine.IO
 // calls its OnMessage and OnClose one at a time.
 type session struct {
@@ -236,11 +226,28 @@ type session struct {
 	log          *slog.Logger
 	connectTimer *time.Timer
 	dec          reassembler // used by OnMessage only
-	busy         func() bool // see busyFunc
 	sendMu       sync.Mutex  // keeps each packet's messages together
-	mu           sync.Mutex  // guards sockets
-	sockets      map[string]*Socket
+	forceBusy    bool        // guarded by sendMu: busy reports true (tests)
+	mu           sync.Mutex  // guards sockets and connectTimer
+	// sockets are the session's sockets, one per namespace joined: a
+	// slice, as a session rarely joins more than one or two.
+	sockets []*Socket
 }
+
+// socketLocked returns the session's socket in namespace nsp, or nil;
+// ss.mu must be held.
+func (ss *session) socketLocked(nsp string) *Socket {
+	for _, s := range ss.sockets {
+		if s.nsp.name == nsp {
+			return s
+		}
+	}
+	return nil
+}
+
+// busy reports whether messages are queued that the transport has not
+// taken; volatile packets are dropped then. ss.sendMu must be held.
+func (ss *session) busy() bool { return ss.forceBusy || ss.conn.Buffered() > 0 }
 
 // write queues an encoded packet's messages, together. A volatile packet
 // is dropped when the connection is busy. It reports whether the packet
@@ -275,7 +282,7 @@ func (ss *session) OnMessage(data []byte, binary bool) {
 		return
 	}
 	ss.mu.Lock()
-	sock := ss.sockets[p.Namespace]
+	sock := ss.socketLocked(p.Namespace)
 	ss.mu.Unlock()
 	switch p.Type {
 	case PacketConnect:
@@ -323,7 +330,7 @@ type recoveryAuth struct {
 
 func (ss *session) connect(p Packet) {
 	ss.mu.Lock()
-	_, dup := ss.sockets[p.Namespace]
+	dup := ss.socketLocked(p.Namespace) != nil
 	ss.mu.Unlock()
 	if dup {
 		ss.log.Debug("socketio: duplicate CONNECT ignored", "eio", ss.conn.ID(), "nsp", p.Namespace)
@@ -371,9 +378,9 @@ func (ss *session) connect(p Packet) {
 		}
 	}
 	ss.mu.Lock()
-	ss.sockets[p.Namespace] = sock
+	ss.sockets = append(ss.sockets, sock)
+	ss.stopConnectTimerLocked()
 	ss.mu.Unlock()
-	ss.connectTimer.Stop()
 	hello := map[string]string{"sid": sock.id}
 	if sock.pid != "" {
 		hello["pid"] = sock.pid
@@ -393,13 +400,19 @@ func (ss *session) connectError(nsp string, ce *ConnectError) {
 	ss.writePacket(Packet{Type: PacketConnectError, Namespace: nsp, Data: data})
 }
 
-func (ss *session) OnClose(reason string) {
-	ss.connectTimer.Stop()
-	ss.mu.Lock()
-	socks := make([]*Socket, 0, len(ss.sockets))
-	for _, s := range ss.sockets {
-		socks = append(socks, s)
+// stopConnectTimerLocked stops the connect timeout and lets it go; ss.mu
+// must be held.
+func (ss *session) stopConnectTimerLocked() {
+	if ss.connectTimer != nil {
+		ss.connectTimer.Stop()
+		ss.connectTimer = nil
 	}
+}
+
+func (ss *session) OnClose(reason string) {
+	ss.mu.Lock()
+	ss.stopConnectTimerLocked()
+	socks := slices.Clone(ss.sockets)
 	ss.mu.Unlock()
 	for _, s := range socks {
 		s.close(reason, false)
@@ -409,8 +422,8 @@ func (ss *session) OnClose(reason string) {
 func (ss *session) remove(nsp string, s *Socket) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if ss.sockets[nsp] == s {
-		delete(ss.sockets, nsp)
+	if i := slices.Index(ss.sockets, s); i >= 0 && s.nsp.name == nsp {
+		ss.sockets = slices.Delete(ss.sockets, i, i+1)
 	}
 }
 
@@ -445,7 +458,7 @@ func newAckTable(ids *atomic.Uint64) *ackTable {
 	if ids == nil {
 		ids = new(atomic.Uint64)
 	}
-	return &ackTable{ids: ids, waiting: map[uint64]ackEntry{}}
+	return &ackTable{ids: ids} // waiting is made by the first register: most sockets never wait
 }
 
 func (t *ackTable) register(tag any) (uint64, chan ackResult) {
@@ -453,6 +466,9 @@ func (t *ackTable) register(tag any) (uint64, chan ackResult) {
 	ch := make(chan ackResult, 1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.waiting == nil {
+		t.waiting = map[uint64]ackEntry{}
+	}
 	t.waiting[id] = ackEntry{ch: ch, tag: tag}
 	return id, ch
 }

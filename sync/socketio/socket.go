@@ -3,7 +3,6 @@ package socketio
 import (
 	"context"
 	"encoding/json"
-	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -37,7 +36,7 @@ type Socket struct {
 	handlers     map[string]EventHandler
 	anyHandler   func(event string, args []json.RawMessage, ack AckFunc)
 	onDisconnect []func(reason string)
-	values       map[string]any
+	values       []socketValue // Set's values: a few at most, so a slice
 	closed       bool
 	held         []EncodedPacket
 	heldFrames   int
@@ -74,17 +73,52 @@ func (s *Socket) Recovered() bool { return s.recovered }
 func (s *Socket) Set(key string, v any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.values == nil {
-		s.values = map[string]any{}
+	for i := range s.values {
+		if s.values[i].key == key {
+			s.values[i].v = v
+			return
+		}
 	}
-	s.values[key] = v
+	s.values = append(s.values, socketValue{key, v})
+}
+
+// socketValue is one value stored with Set.
+type socketValue struct {
+	key string
+	v   any
+}
+
+// valueMap returns the values as a map, nil when there are none.
+func valueMap(vs []socketValue) map[string]any {
+	if len(vs) == 0 {
+		return nil
+	}
+	m := make(map[string]any, len(vs))
+	for _, kv := range vs {
+		m[kv.key] = kv.v
+	}
+	return m
+}
+
+// valueSlice is valueMap's inverse.
+func valueSlice(m map[string]any) []socketValue {
+	var vs []socketValue
+	for k, v := range m {
+		vs = append(vs, socketValue{k, v})
+	}
+	return vs
 }
 
 // Get returns a value stored with Set.
 func (s *Socket) Get(key string) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.values[key]
+	for _, kv := range s.values {
+		if kv.key == key {
+			return kv.v
+		}
+	}
+	return nil
 }
 
 // On sets the handler of an event. Handlers run where the connection
@@ -292,7 +326,7 @@ func (s *Socket) close(reason string, closeConn bool) {
 	s.closed = true
 	wasReady := s.ready.Swap(false) // later writes fail
 	fns := s.onDisconnect
-	values := maps.Clone(s.values)
+	values := valueMap(s.values)
 	s.mu.Unlock()
 
 	n := s.nsp

@@ -1,0 +1,435 @@
+package engineio
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// wsConn is a WebSocket as a Conn's writer uses it: the server's own
+// (serverWS) or, on the client, gorilla's.
+type wsConn interface {
+	// writePackets writes each packet as one frame, in order.
+	writePackets(ps []packet, deadline time.Time) error
+	// writeClose sends a close frame; no data frame may follow it.
+	writeClose(code int, reason string, deadline time.Time) error
+	close() error
+	netConn() net.Conn
+	// hasPending reports whether bytes wait for the flusher outside the
+	// Conn's queue.
+	hasPending() bool
+}
+
+// gorillaWS is the client's WebSocket, which gorilla reads and writes.
+type gorillaWS struct{ ws *websocket.Conn }
+
+func (g gorillaWS) writePackets(ps []packet, deadline time.Time) error {
+	_ = g.ws.SetWriteDeadline(deadline)
+	for _, p := range ps {
+		if err := writeGorilla(g.ws, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeGorilla writes one packet as one frame, without copying its data.
+func writeGorilla(ws *websocket.Conn, p packet) error {
+	if p.binary {
+		return ws.WriteMessage(websocket.BinaryMessage, p.data)
+	}
+	w, err := ws.NextWriter(websocket.TextMessage)
+	if err != nil {
+		return err
+	}
+	typ := [1]byte{p.typ}
+	if _, err := w.Write(typ[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(p.data); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+func (g gorillaWS) writeClose(code int, reason string, deadline time.Time) error {
+	return g.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
+}
+
+func (g gorillaWS) close() error      { return g.ws.Close() }
+func (g gorillaWS) netConn() net.Conn { return g.ws.NetConn() }
+func (g gorillaWS) hasPending() bool  { return false }
+
+// serverWS is the server's side of a WebSocket (RFC 6455): the socket and
+// a lock for writing frames. It holds no buffer: frames are written with
+// writev straight from the packets, and what reads it (wsDispatch) keeps
+// its own state. Server frames are not masked.
+type serverWS struct {
+	nc   net.Conn
+	rc   syscall.RawConn // for writes that must not block; nil when nc has none
+	bufs *sync.Pool      // the server's *[]byte buffers for such writes
+
+	mu        sync.Mutex // one writer at a time: the flusher, inline writes, pongs and closes
+	closeSent bool       // guarded by mu
+	pending   []byte     // guarded by mu: the unwritten end of a frame written without blocking
+}
+
+var errCloseSent = errors.New("engineio: websocket close frame already sent")
+
+// appendFrameHeader appends the header of an unmasked, final frame.
+func appendFrameHeader(b []byte, op byte, n int) []byte {
+	b = append(b, 0x80|op)
+	switch {
+	case n < 126:
+		return append(b, byte(n))
+	case n <= 0xFFFF:
+		return binary.BigEndian.AppendUint16(append(b, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, 127), uint64(n))
+	}
+}
+
+// writePackets writes every packet in one writev, with one deadline.
+func (w *serverWS) writePackets(ps []packet, deadline time.Time) error {
+	const most = 10 + 1 // the longest header, and a text packet's type byte
+	hdrs := make([]byte, 0, most*len(ps))
+	bufs := make(net.Buffers, 0, 2*len(ps))
+	for _, p := range ps {
+		start := len(hdrs)
+		if p.binary {
+			hdrs = appendFrameHeader(hdrs, opBinary, len(p.data))
+		} else {
+			hdrs = append(appendFrameHeader(hdrs, opText, 1+len(p.data)), p.typ)
+		}
+		bufs = append(bufs, hdrs[start:len(hdrs):len(hdrs)])
+		if len(p.data) > 0 {
+			bufs = append(bufs, p.data)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closeSent {
+		return errCloseSent
+	}
+	return w.writeLocked(bufs, deadline)
+}
+
+// writeLocked writes what a write without blocking left, then bufs; w.mu
+// must be held.
+func (w *serverWS) writeLocked(bufs net.Buffers, deadline time.Time) error {
+	if len(w.pending) > 0 {
+		bufs = append(net.Buffers{w.pending}, bufs...)
+		w.pending = nil
+	}
+	if err := w.nc.SetWriteDeadline(deadline); err != nil {
+		return fmt.Errorf("engineio: websocket write deadline: %w", err)
+	}
+	if _, err := bufs.WriteTo(w.nc); err != nil {
+		return fmt.Errorf("engineio: websocket write: %w", err)
+	}
+	return nil
+}
+
+// hasPending reports whether a write without blocking left bytes for the
+// flusher.
+func (w *serverWS) hasPending() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pending) > 0
+}
+
+// writeControl writes a control frame.
+func (w *serverWS) writeControl(op byte, payload []byte, deadline time.Time) error {
+	frame := append(appendFrameHeader(make([]byte, 0, 2+len(payload)), op, len(payload)), payload...)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closeSent {
+		return errCloseSent
+	}
+	if op == opClose {
+		w.closeSent = true
+	}
+	return w.writeLocked(net.Buffers{frame}, deadline)
+}
+
+// writeClose sends a close frame: code and reason, or nothing for
+// closeNoStatus.
+func (w *serverWS) writeClose(code int, reason string, deadline time.Time) error {
+	var payload []byte
+	if code != closeNoStatus {
+		payload = append(binary.BigEndian.AppendUint16(nil, uint16(code)), reason...)
+	}
+	return w.writeControl(opClose, payload, deadline)
+}
+
+func (w *serverWS) close() error      { return w.nc.Close() }
+func (w *serverWS) netConn() net.Conn { return w.nc }
+
+// websocketGUID is the constant of the Sec-WebSocket-Accept computation
+// (RFC 6455, section 1.3).
+const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// headerHasToken reports whether a comma-separated header holds token,
+// in any case.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// acceptWebSocket completes the server's opening handshake (RFC 6455,
+// section 4.2) and takes the connection over from net/http. It returns
+// the bytes the client sent after its request, if net/http has read them
+// already: they are the start of the first frames. A refused handshake
+// gets an HTTP error.
+func acceptWebSocket(w http.ResponseWriter, r *http.Request, bufs *sync.Pool) (*serverWS, []byte, error) {
+	fail := func(status int, msg string) (*serverWS, []byte, error) {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		http.Error(w, http.StatusText(status), status)
+		return nil, nil, fmt.Errorf("engineio: websocket handshake: %s", msg)
+	}
+	switch {
+	case r.Method != http.MethodGet:
+		return fail(http.StatusMethodNotAllowed, "method is not GET")
+	case !headerHasToken(r.Header, "Connection", "upgrade"), !headerHasToken(r.Header, "Upgrade", "websocket"):
+		return fail(http.StatusBadRequest, "not an upgrade to websocket")
+	case !headerHasToken(r.Header, "Sec-Websocket-Version", "13"):
+		return fail(http.StatusBadRequest, "version 13 not offered")
+	}
+	key := r.Header.Get("Sec-Websocket-Key")
+	if k, err := base64.StdEncoding.DecodeString(key); err != nil || len(k) != 16 {
+		return fail(http.StatusBadRequest, "bad Sec-WebSocket-Key")
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return fail(http.StatusInternalServerError, "response cannot be hijacked")
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("engineio: websocket handshake: hijack: %w", err)
+	}
+	var early []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		early = append([]byte(nil), b...)
+	}
+	sum := sha1.Sum([]byte(key + websocketGUID))
+	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n"
+	_ = nc.SetDeadline(time.Time{}) // net/http's deadlines no longer apply
+	_ = nc.SetWriteDeadline(time.Now().Add(writeWait))
+	if _, err := nc.Write([]byte(resp)); err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("engineio: websocket handshake: write response: %w", err)
+	}
+	_ = nc.SetWriteDeadline(time.Time{})
+	ws := &serverWS{nc: nc, bufs: bufs}
+	if sc, ok := nc.(syscall.Conn); ok {
+		ws.rc, _ = sc.SyscallConn() // nil on error: every write goes through the flusher
+	}
+	return ws, early, nil
+}
+
+// wsDispatch hands what the server's frame reader parses to the
+// connection: data messages, as Engine.IO packets or, while the WebSocket
+// probes a polling session, as the probe's steps; pings are answered and
+// closes and protocol errors close the connection. The readiness loop
+// (poll_linux.go) or a goroutine (readLoop) drives it, one turn at a time.
+type wsDispatch struct {
+	c          *Conn
+	ws         *serverWS
+	frames     wsFrames
+	probing    bool        // the WebSocket probes a polling session for an upgrade
+	probeTimer *time.Timer // gives the probe up
+	done       bool        // the connection was given up: stop reading
+	watch      detacher    // the readiness loop's registration; nil when a goroutine reads
+}
+
+func (d *wsDispatch) detach() {
+	if d.watch != nil {
+		d.watch.detach()
+	}
+}
+
+// startProbe arms the probe's time limit: then the end of input makes
+// the reader give the probe up.
+func (d *wsDispatch) startProbe(timeout time.Duration) {
+	c, ws := d.c, d.ws
+	d.probing = true
+	d.probeTimer = time.AfterFunc(timeout, func() {
+		c.mu.Lock()
+		if c.probeWS == ws {
+			shutdownRead(ws)
+		}
+		c.mu.Unlock()
+	})
+}
+
+// wsMessage implements wsFrameHandler.
+func (d *wsDispatch) wsMessage(binary bool, data []byte) bool {
+	if !d.probing {
+		if !d.c.wsMessage(binary, data) {
+			d.done = true
+			return false
+		}
+		return true
+	}
+	more, upgraded := d.c.probeMessage(d.ws, binary, data)
+	switch {
+	case upgraded:
+		d.endProbe()
+		d.c.mu.Lock()
+		if d.watch != nil {
+			d.c.watch = d.watch
+		}
+		closed := d.c.closed
+		d.c.mu.Unlock()
+		if closed {
+			d.detach()
+			d.done = true
+			return false
+		}
+		return true
+	case !more:
+		d.giveUp()
+		return false
+	}
+	return true
+}
+
+// wsPing implements wsFrameHandler: it answers with a pong.
+func (d *wsDispatch) wsPing(payload []byte) bool {
+	_ = d.ws.writeControl(opPong, payload, time.Now().Add(writeWait))
+	return true
+}
+
+// wsClose implements wsFrameHandler: it answers the peer's close and
+// closes the connection.
+func (d *wsDispatch) wsClose(code int, _ []byte) {
+	_ = d.ws.writeClose(code, "", time.Now().Add(writeWait))
+	if d.probing {
+		d.giveUp()
+		return
+	}
+	d.done = true
+	d.detach()
+	switch code {
+	case closeNormal, closeGoingAway, closeNoStatus:
+		d.c.closeWith(ReasonTransportClose)
+	default:
+		d.c.closeWith(ReasonTransportError)
+	}
+}
+
+// protocolError closes the connection with the close code of the peer's
+// protocol violation.
+func (d *wsDispatch) protocolError(err *wsError) {
+	d.c.log.Debug("engineio: websocket protocol error", "sid", d.c.id, "err", err)
+	_ = d.ws.writeClose(err.code, "", time.Now().Add(writeWait))
+	if d.probing {
+		d.giveUp()
+		return
+	}
+	d.done = true
+	d.detach()
+	if err.code == closeMessageTooBig {
+		d.c.closeWith(ReasonPayloadTooLarge)
+	} else {
+		d.c.closeWith(ReasonTransportError)
+	}
+}
+
+// fail handles the end of input or a read error.
+func (d *wsDispatch) fail(err error) {
+	if d.probing {
+		d.giveUp()
+		return
+	}
+	d.done = true
+	d.detach()
+	if err != nil && !d.c.isClosed() {
+		d.c.log.Debug("engineio: read", "sid", d.c.id, "err", err)
+	}
+	d.c.closeWith(ReasonTransportError)
+}
+
+// endProbe ends the probe phase, upgraded or not.
+func (d *wsDispatch) endProbe() {
+	d.probing = false
+	if d.probeTimer != nil {
+		d.probeTimer.Stop()
+		d.probeTimer = nil
+	}
+}
+
+// giveUp abandons a probe that did not upgrade the session.
+func (d *wsDispatch) giveUp() {
+	d.endProbe()
+	d.done = true
+	d.detach()
+	d.c.probeFailed(d.ws)
+}
+
+// feed parses b, handing what it holds over, and returns the bytes of
+// an incomplete frame at its end with the size that frame will have (0
+// when its header is incomplete). stop is true when the reader should
+// stop: the connection was given up.
+func (d *wsDispatch) feed(b []byte) (rest []byte, need int, stop bool) {
+	consumed, need, werr := d.frames.feed(b, d)
+	if werr != nil {
+		d.protocolError(werr)
+		return nil, 0, true
+	}
+	if d.done {
+		return nil, 0, true
+	}
+	return b[consumed:], need, false
+}
+
+// readLoop reads the WebSocket on the calling goroutine until the
+// connection ends: where the readiness loop cannot (systems other than
+// Linux, TLS) or with Options.GoroutineReads.
+func (d *wsDispatch) readLoop(early []byte) {
+	buf := make([]byte, 0, max(4096, len(early)))
+	buf = append(buf, early...)
+	for {
+		if len(buf) > 0 {
+			rest, need, stop := d.feed(buf)
+			if stop {
+				return
+			}
+			buf = buf[:copy(buf, rest)]
+			if need > cap(buf) {
+				grown := make([]byte, len(buf), need)
+				copy(grown, buf)
+				buf = grown
+			}
+		}
+		n, err := d.ws.nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			if n > 0 {
+				if _, _, stop := d.feed(buf); stop {
+					return
+				}
+			}
+			d.fail(err)
+			return
+		}
+	}
+}
