@@ -190,6 +190,12 @@ func (c *Conn) enqueue(p packet) error {
 		// Nothing waits: write now, without blocking, on this goroutine,
 		// and start a flusher only if the socket does not take it all.
 		c.flushing = true
+		// The write counts as one of the connection's goroutines while
+		// it runs, so that the flusher it may start below is added while
+		// the count is above zero: a Close meanwhile makes Wait wait for
+		// that flusher (WaitGroup: no Add from zero during a Wait).
+		c.exited.Add(1)
+		defer c.exited.Done()
 		c.mu.Unlock()
 		taken, rest := sw.tryWrite(p)
 		c.mu.Lock()

@@ -1,14 +1,11 @@
 package engineio
 
 import (
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -175,74 +172,36 @@ func (w *serverWS) writeClose(code int, reason string, deadline time.Time) error
 func (w *serverWS) close() error      { return w.nc.Close() }
 func (w *serverWS) netConn() net.Conn { return w.nc }
 
-// websocketGUID is the constant of the Sec-WebSocket-Accept computation
-// (RFC 6455, section 1.3).
-const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-// headerHasToken reports whether a comma-separated header holds token,
-// in any case.
-func headerHasToken(h http.Header, name, token string) bool {
-	for _, v := range h.Values(name) {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// acceptWebSocket completes the server's opening handshake (RFC 6455,
-// section 4.2) and takes the connection over from net/http. It returns
-// the bytes the client sent after its request, if net/http has read them
-// already: they are the start of the first frames. A refused handshake
-// gets an HTTP error.
+// acceptWebSocket completes the server's opening handshake with gorilla's
+// Upgrader and takes the connection over: from then on the server reads
+// and writes frames itself (serverWS), so that an idle connection holds no
+// gorilla state, buffer or goroutine. A refused handshake gets an HTTP
+// error from the Upgrader; a client that sent data before the handshake
+// completed is refused (gorilla closes the connection). The second result
+// is the bytes already read past the handshake: always none, since the
+// Upgrader refuses those.
 func acceptWebSocket(w http.ResponseWriter, r *http.Request, bufs *sync.Pool) (*serverWS, []byte, error) {
-	fail := func(status int, msg string) (*serverWS, []byte, error) {
-		w.Header().Set("Sec-WebSocket-Version", "13")
-		http.Error(w, http.StatusText(status), status)
-		return nil, nil, fmt.Errorf("engineio: websocket handshake: %s", msg)
+	if _, ok := w.(http.Hijacker); !ok {
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return nil, nil, errors.New("engineio: websocket handshake: the response cannot be hijacked")
 	}
-	switch {
-	case r.Method != http.MethodGet:
-		return fail(http.StatusMethodNotAllowed, "method is not GET")
-	case !headerHasToken(r.Header, "Connection", "upgrade"), !headerHasToken(r.Header, "Upgrade", "websocket"):
-		return fail(http.StatusBadRequest, "not an upgrade to websocket")
-	case !headerHasToken(r.Header, "Sec-Websocket-Version", "13"):
-		return fail(http.StatusBadRequest, "version 13 not offered")
-	}
-	key := r.Header.Get("Sec-Websocket-Key")
-	if k, err := base64.StdEncoding.DecodeString(key); err != nil || len(k) != 16 {
-		return fail(http.StatusBadRequest, "bad Sec-WebSocket-Key")
-	}
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		return fail(http.StatusInternalServerError, "response cannot be hijacked")
-	}
-	nc, brw, err := hj.Hijack()
+	// The origin was checked before (Options.AllowOrigin); no subprotocol
+	// or compression is offered, and no buffers are given, since gorilla's
+	// Conn is dropped right after the handshake.
+	up := websocket.Upgrader{HandshakeTimeout: writeWait, CheckOrigin: func(*http.Request) bool { return true }}
+	gc, err := up.Upgrade(w, r, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("engineio: websocket handshake: hijack: %w", err)
+		return nil, nil, fmt.Errorf("engineio: websocket handshake: %w", err)
 	}
-	var early []byte
-	if n := brw.Reader.Buffered(); n > 0 {
-		b, _ := brw.Reader.Peek(n)
-		early = append([]byte(nil), b...)
-	}
-	sum := sha1.Sum([]byte(key + websocketGUID))
-	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n"
-	_ = nc.SetDeadline(time.Time{}) // net/http's deadlines no longer apply
-	_ = nc.SetWriteDeadline(time.Now().Add(writeWait))
-	if _, err := nc.Write([]byte(resp)); err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("engineio: websocket handshake: write response: %w", err)
-	}
-	_ = nc.SetWriteDeadline(time.Time{})
+	// gorilla's Conn has read nothing past the handshake (its Upgrade
+	// refuses buffered bytes), so the socket carries on from here.
+	nc := gc.NetConn()
+	_ = nc.SetDeadline(time.Time{})
 	ws := &serverWS{nc: nc, bufs: bufs}
 	if sc, ok := nc.(syscall.Conn); ok {
 		ws.rc, _ = sc.SyscallConn() // nil on error: every write goes through the flusher
 	}
-	return ws, early, nil
+	return ws, nil, nil
 }
 
 // wsDispatch hands what the server's frame reader parses to the
