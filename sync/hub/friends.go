@@ -62,7 +62,7 @@ func (h *Hub) friendsChanged() {
 			h.log.Error("hub: friends", "err", err)
 			return
 		}
-		if err := h.io.Of("/").Emit(protocol.EventFriends, ev); err != nil {
+		if err := h.io.Of("/").To(friendsKey).Emit(protocol.EventFriends, ev); err != nil {
 			h.log.Error("hub: broadcast friends", "err", err)
 		}
 	})
@@ -126,10 +126,23 @@ func (h *Hub) friendList() (protocol.FriendsEvent, error) {
 	return protocol.FriendsEvent{Ack: protocol.OK(), Friends: out}, nil
 }
 
-func (h *Hub) listFriends(_ *socketio.Socket, payload json.RawMessage) (any, error) {
+// The Socket.IO rooms of the sockets that asked for the friends' presence
+// and the feed (friends:list, activity:list): only they get the pushes,
+// so that a client that shows neither (a bot, a load generator) costs
+// nothing when a friend's track changes. Room and playlist keys have a
+// "room:" or "playlist:" prefix, so these cannot collide.
+const (
+	friendsKey  = "friends"
+	activityKey = "activity"
+)
+
+// listFriends answers friends:list and subscribes the socket to friends
+// events.
+func (h *Hub) listFriends(s *socketio.Socket, payload json.RawMessage) (any, error) {
 	if err := decodeEmpty(payload); err != nil {
 		return nil, err
 	}
+	s.Join(friendsKey)
 	return h.friendList()
 }
 
@@ -178,13 +191,15 @@ func (h *Hub) publishActivity(a tandem.Activity) {
 		if h.isClosed() {
 			return
 		}
-		if err := h.io.Of("/").Emit(protocol.EventActivity, protocol.ActivityEvent{Items: items}); err != nil {
+		if err := h.io.Of("/").To(activityKey).Emit(protocol.EventActivity, protocol.ActivityEvent{Items: items}); err != nil {
 			h.log.Error("hub: broadcast activity", "err", err)
 		}
 	})
 }
 
-func (h *Hub) listActivity(_ *socketio.Socket, payload json.RawMessage) (any, error) {
+// listActivity answers activity:list and subscribes the socket to
+// activity events.
+func (h *Hub) listActivity(s *socketio.Socket, payload json.RawMessage) (any, error) {
 	var req protocol.ActivityRequest
 	if len(payload) > 0 && string(payload) != "null" {
 		if err := decode(payload, &req); err != nil {
@@ -197,6 +212,9 @@ func (h *Hub) listActivity(_ *socketio.Socket, payload json.RawMessage) (any, er
 	if req.Limit == 0 {
 		req.Limit = 50
 	}
+	// Subscribed first, then read: an item recorded in between comes both
+	// ways (same id), rather than not at all.
+	s.Join(activityKey)
 	items, err := h.store.Activities(req.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("hub: activity: %w", err)

@@ -232,6 +232,8 @@ func TestFriendsSeeTrackChanges(t *testing.T) {
 	f.shorten(t, short, 2)
 	ann := f.client(t, "ann") // never joins the room
 	friends := events[protocol.FriendsEvent](t, ann, protocol.EventFriends)
+	var fl protocol.FriendsEvent
+	call(t, ann, protocol.FriendsList, nil, &fl) // subscribes to friends events
 	bob := f.client(t, "bob")
 	var join protocol.JoinAck
 	call(t, bob, protocol.RoomJoin, protocol.JoinRequest{Room: "lounge"}, &join)

@@ -233,6 +233,8 @@ func TestPlaylistEditsArePushedLive(t *testing.T) {
 	call(t, bob, protocol.PlaylistOpen, protocol.PlaylistRequest{PlaylistID: p.ID}, &open)
 	bobSees := events[protocol.PlaylistEvent](t, bob, protocol.EventPlaylist)
 	feed := events[protocol.ActivityEvent](t, ann, protocol.EventActivity)
+	var subscribed protocol.ActivityAck
+	call(t, ann, protocol.ActivityList, protocol.ActivityRequest{}, &subscribed)
 
 	var add protocol.EditAck
 	call(t, ann, protocol.PlaylistAdd, protocol.EditRequest{OpID: "a1", PlaylistID: p.ID, TrackID: f.tracks[0]}, &add)
@@ -432,6 +434,14 @@ func TestFriendsAndActivity(t *testing.T) {
 	ann := f.client(t, "ann")
 	friends := events[protocol.FriendsEvent](t, ann, protocol.EventFriends)
 	feed := events[protocol.ActivityEvent](t, ann, protocol.EventActivity)
+	// Listing subscribes; cid, who lists nothing, gets no pushes.
+	var sub protocol.FriendsEvent
+	call(t, ann, protocol.FriendsList, nil, &sub)
+	var subFeed protocol.ActivityAck
+	call(t, ann, protocol.ActivityList, protocol.ActivityRequest{}, &subFeed)
+	cid := f.client(t, "cid")
+	cidFriends := events[protocol.FriendsEvent](t, cid, protocol.EventFriends)
+	cidFeed := events[protocol.ActivityEvent](t, cid, protocol.EventActivity)
 	bob := f.client(t, "bob")
 	var join protocol.JoinAck
 	call(t, bob, protocol.RoomJoin, protocol.JoinRequest{Room: "lounge"}, &join)
@@ -457,8 +467,15 @@ func TestFriendsAndActivity(t *testing.T) {
 	}
 	var fl protocol.FriendsEvent
 	call(t, ann, protocol.FriendsList, nil, &fl)
-	if len(fl.Friends) != 2 || fl.Friends[0].Name != "ann" || !fl.Friends[0].Online {
+	if len(fl.Friends) != 3 || fl.Friends[0].Name != "ann" || !fl.Friends[0].Online {
 		t.Fatalf("friends:list = %+v", fl)
+	}
+	select {
+	case ev := <-cidFriends:
+		t.Errorf("cid, who never listed friends, got %+v", ev)
+	case ev := <-cidFeed:
+		t.Errorf("cid, who never listed the feed, got %+v", ev)
+	default:
 	}
 }
 
