@@ -343,7 +343,7 @@ func (c *Core) Playlists() []PlaylistItem {
 	out := []PlaylistItem{q}
 	for _, p := range c.playlists {
 		it := PlaylistItem{ID: p.ID, Name: p.Name, Owner: p.Owner, Collaborative: p.Collaborative,
-			Editable: p.Collaborative || (c.me != "" && p.Owner == c.me), Count: len(p.Entries)}
+			Editable: p.Collaborative || (c.me != "" && p.Owner == c.me), Mine: c.me != "" && p.Owner == c.me, Count: len(p.Entries)}
 		if p.ID == info.Playlist {
 			out[0].Owner, out[0].Collaborative, out[0].Editable = it.Owner, it.Collaborative, it.Editable
 		}

@@ -36,6 +36,9 @@ const (
 	editCreate editKind = iota // create a playlist called name
 	editAdd                    // add track to playlist
 	editRemove                 // remove entry from playlist
+	editMove                   // move entry after another (after; "" for the start)
+	editRename                 // rename playlist to name
+	editShare                  // make playlist collaborative or not (share)
 )
 
 // edit is one playlist edit in the outbox. playlist may be QueueID: the
@@ -47,6 +50,8 @@ type edit struct {
 	track    string
 	entry    string
 	name     string
+	after    string // editMove: the entry it goes after, "" for the start
+	share    bool   // editShare
 }
 
 // retryPause is how long the sender waits before sending again an edit
@@ -91,6 +96,33 @@ func (c *Core) RemoveEntries(playlistID string, entryIDs []string) {
 	})
 }
 
+// MoveEntries moves entries of a playlist (QueueID: the room's), in the
+// order given, to right after the entry after ("" for the start).
+func (c *Core) MoveEntries(playlistID string, entryIDs []string, after string) {
+	c.enqueue(func(op func() string) []edit {
+		es := make([]edit, 0, len(entryIDs))
+		for _, id := range entryIDs {
+			es = append(es, edit{op: op(), kind: editMove, playlist: playlistID, entry: id, after: after})
+			after = id
+		}
+		return es
+	})
+}
+
+// RenamePlaylist renames a playlist of this user's.
+func (c *Core) RenamePlaylist(playlistID, name string) {
+	c.enqueue(func(op func() string) []edit {
+		return []edit{{op: op(), kind: editRename, playlist: playlistID, name: name}}
+	})
+}
+
+// SharePlaylist makes a playlist of this user's collaborative, or not.
+func (c *Core) SharePlaylist(playlistID string, collaborative bool) {
+	c.enqueue(func(op func() string) []edit {
+		return []edit{{op: op(), kind: editShare, playlist: playlistID, share: collaborative}}
+	})
+}
+
 // enqueue adds edits to the outbox, with fresh op ids, and starts the
 // sender.
 func (c *Core) enqueue(build func(op func() string) []edit) {
@@ -119,6 +151,8 @@ type savedEdit struct {
 	Track    string   `json:"track,omitempty"`
 	Entry    string   `json:"entry,omitempty"`
 	Name     string   `json:"name,omitempty"`
+	After    string   `json:"after,omitempty"`
+	Share    bool     `json:"share,omitempty"`
 }
 
 // loadOutbox reads the edits a previous run left in the outbox file.
@@ -142,7 +176,8 @@ func (c *Core) loadOutbox() {
 		return
 	}
 	for _, e := range saved {
-		c.outbox = append(c.outbox, edit{op: e.Op, kind: e.Kind, playlist: e.Playlist, track: e.Track, entry: e.Entry, name: e.Name})
+		c.outbox = append(c.outbox, edit{op: e.Op, kind: e.Kind, playlist: e.Playlist, track: e.Track, entry: e.Entry, name: e.Name,
+			after: e.After, share: e.Share})
 	}
 	if len(saved) > 0 {
 		c.log.Info("player: edits from the last run wait for the hub", "edits", len(saved))
@@ -162,7 +197,8 @@ func (c *Core) saveOutbox() {
 	c.mu.Lock()
 	saved := make([]savedEdit, 0, len(c.outbox))
 	for _, e := range c.outbox {
-		saved = append(saved, savedEdit{Op: e.op, Kind: e.kind, Playlist: e.playlist, Track: e.track, Entry: e.entry, Name: e.name})
+		saved = append(saved, savedEdit{Op: e.op, Kind: e.kind, Playlist: e.playlist, Track: e.track, Entry: e.entry, Name: e.name,
+			After: e.after, Share: e.share})
 	}
 	c.mu.Unlock()
 	if err := writeFileAtomic(path, saved); err != nil {
@@ -307,6 +343,15 @@ func (e edit) describe() string {
 		return fmt.Sprintf("create playlist %q", e.name)
 	case editAdd:
 		return "add a track to the playlist"
+	case editMove:
+		return "move an entry of the playlist"
+	case editRename:
+		return fmt.Sprintf("rename the playlist to %q", e.name)
+	case editShare:
+		if e.share {
+			return "make the playlist collaborative"
+		}
+		return "make the playlist yours alone"
 	default:
 		return "remove an entry from the playlist"
 	}
@@ -328,6 +373,20 @@ func (c *Core) send(ctx context.Context, e edit) error {
 			return err
 		}
 		_, err = c.room.AddTrack(ctx, e.op, id, e.track, room.Place{})
+		return err
+	case editMove:
+		id, err := c.editTarget(ctx, e, false)
+		if err != nil {
+			return err
+		}
+		at := room.Place{After: e.after, Start: e.after == ""}
+		_, err = c.room.MoveEntry(ctx, e.op, id, e.entry, at)
+		return err
+	case editRename:
+		_, err := c.room.RenamePlaylist(ctx, e.op, e.playlist, e.name)
+		return err
+	case editShare:
+		_, err := c.room.SharePlaylist(ctx, e.op, e.playlist, e.share)
 		return err
 	default:
 		id, err := c.editTarget(ctx, e, false)

@@ -23,7 +23,9 @@ type PlaylistItem struct {
 	// Editable: this user may add to and remove from it (the owner, or
 	// anyone for a collaborative playlist).
 	Editable bool
-	Count    int // entries
+	// Mine: this user owns it, and so may rename and share it.
+	Mine  bool
+	Count int // entries
 }
 
 // RoomItem is one room in the left pane: the rooms this user is a member of.

@@ -580,3 +580,40 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 	// sent again, with its op id, and not applied twice).
 	waitFor(t, "the outbox file to empty", func() bool { b, err := os.ReadFile(path); return err == nil && string(b) == "[]" })
 }
+
+// TestMoveRenameShare: moves, renames and shares go through the outbox
+// to the hub, and the core's copy follows.
+func TestMoveRenameShare(t *testing.T) {
+	th := plainHub(t, true)
+	a := th.core(t, th.url, "ann", "lounge")
+	a.CreatePlaylist("Road trip")
+	waitFor(t, "the new playlist", func() bool { _, ok := playlistNamed(a, "Road trip"); return ok })
+	p, _ := playlistNamed(a, "Road trip")
+	if !p.Mine {
+		t.Fatalf("ann's playlist = %+v", p)
+	}
+	tr := th.pl.Entries
+	a.AddTracks(p.ID, []string{tr[0].TrackID, tr[1].TrackID, tr[2].TrackID})
+	waitFor(t, "three entries", func() bool { return len(a.Rows(p.ID)) == 3 })
+	rows := a.Rows(p.ID)
+	a.MoveEntries(p.ID, []string{rows[2].EntryID}, "")
+	a.MoveEntries(p.ID, []string{rows[0].EntryID}, rows[1].EntryID)
+	want := []string{rows[2].EntryID, rows[1].EntryID, rows[0].EntryID}
+	waitFor(t, "the moves", func() bool {
+		var got []string
+		for _, r := range a.Rows(p.ID) {
+			got = append(got, r.EntryID)
+		}
+		return slices.Equal(got, want)
+	})
+	a.RenamePlaylist(p.ID, "Night drive")
+	a.SharePlaylist(p.ID, true)
+	waitFor(t, "the rename and the share", func() bool {
+		q, ok := playlistNamed(a, "Night drive")
+		return ok && q.Collaborative && q.Mine
+	})
+	stored, err := th.db.Playlist(p.ID)
+	if err != nil || stored.Name != "Night drive" || !stored.Collaborative {
+		t.Fatalf("stored %+v (%v)", stored, err)
+	}
+}

@@ -65,6 +65,12 @@ type Core interface {
 	CreatePlaylist(name string)
 	AddTracks(playlistID string, trackIDs []string)
 	RemoveEntries(playlistID string, entryIDs []string)
+	// MoveEntries moves entries, in the order given, to right after the
+	// entry after ("" for the start).
+	MoveEntries(playlistID string, entryIDs []string, after string)
+	// RenamePlaylist and SharePlaylist change a playlist of this user's.
+	RenamePlaylist(playlistID, name string)
+	SharePlaylist(playlistID string, collaborative bool)
 
 	// Rooms.
 	HostRoom(name string, hostOnly bool) // create a room, hosted by this user, and move into it

@@ -134,6 +134,13 @@ func (ui *Window) showRowMenu(_ int, pos fyne.Position) {
 		items = append(items, fyne.NewMenuItem("Add to room queue", func() { ui.addTo(QueueID, rows) }))
 	}
 	if ui.list != LibraryID && ui.editable() {
+		if ui.model.sort == unsorted && ui.model.query == "" {
+			// Moves make sense in the list's own order only.
+			items = append(items,
+				fyne.NewMenuItem("Move to top", func() { ui.MoveSelected(-2) }),
+				fyne.NewMenuItem("Move up", func() { ui.MoveSelected(-1) }),
+				fyne.NewMenuItem("Move down", func() { ui.MoveSelected(1) }))
+		}
 		items = append(items, fyne.NewMenuItem("Remove "+what, ui.RemoveSelected))
 	}
 	if r := rows[0]; r.TrackID != "" {

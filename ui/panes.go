@@ -28,6 +28,7 @@ type sideItem struct {
 	icon   fyne.Resource
 	action func() // the header's button, or nil
 	tip    fyne.Resource
+	menu   func(anchor fyne.CanvasObject) // the item's "⋯" button, or nil
 }
 
 // buildSidebar makes the left pane: the library, the playlists with a
@@ -66,12 +67,17 @@ func (ui *Window) buildSidebar() fyne.CanvasObject {
 				icon.SetResource(it.icon)
 				icon.Show()
 			}
-			if it.action == nil {
-				b.Hide()
-			} else {
+			switch {
+			case it.action != nil:
 				b.SetIcon(it.tip)
 				b.OnTapped = it.action
 				b.Show()
+			case it.menu != nil:
+				b.SetIcon(theme.MoreHorizontalIcon())
+				b.OnTapped = func() { it.menu(b) }
+				b.Show()
+			default:
+				b.Hide()
 			}
 		})
 	ui.sidebar.OnSelected = func(id widget.ListItemID) {
@@ -119,7 +125,12 @@ func (ui *Window) refreshSidebar() {
 		} else if p.Collaborative {
 			icon = theme.AccountIcon()
 		}
-		side = append(side, sideItem{kind: sideList, id: p.ID, text: text, icon: icon})
+		it := sideItem{kind: sideList, id: p.ID, text: text, icon: icon}
+		if p.Mine && p.ID != QueueID {
+			p := p
+			it.menu = func(anchor fyne.CanvasObject) { ui.playlistMenu(p, anchor) }
+		}
+		side = append(side, it)
 		found = found || p.ID == ui.list
 	}
 	side = append(side, sideItem{kind: sideHeader, text: "ROOMS", action: ui.hostRoom, tip: theme.ContentAddIcon()})
@@ -204,4 +215,19 @@ func (ui *Window) buildFriends() fyne.CanvasObject {
 	split := container.NewVSplit(friends, feed)
 	split.Offset = 0.55
 	return split
+}
+
+// playlistMenu is the menu of a playlist of the user's: rename, and share
+// with every friend or keep it to oneself.
+func (ui *Window) playlistMenu(p PlaylistItem, anchor fyne.CanvasObject) {
+	share := fyne.NewMenuItem("Let friends edit it", func() { ui.core.SharePlaylist(p.ID, true) })
+	if p.Collaborative {
+		share = fyne.NewMenuItem("Keep it to myself", func() { ui.core.SharePlaylist(p.ID, false) })
+	}
+	menu := fyne.NewMenu("",
+		fyne.NewMenuItem("Rename…", func() {
+			ui.askName("Rename "+p.Name, "Rename", func(name string) { ui.core.RenamePlaylist(p.ID, name) })
+		}),
+		share)
+	widget.ShowPopUpMenuAtRelativePosition(menu, ui.win.Canvas(), fyne.NewPos(0, anchor.Size().Height), anchor)
 }

@@ -722,6 +722,47 @@ func (ui *Window) RemoveSelected() {
 	}
 }
 
+// MoveSelected moves the selected rows of the shown playlist as a block:
+// by one place up (-1) or down (1), or to the top (-2). The rows keep
+// their order. It does nothing on a sorted or filtered table, where a
+// place means nothing.
+func (ui *Window) MoveSelected(by int) {
+	m := ui.model
+	if ui.list == LibraryID || !ui.editable() || m.sort != unsorted || m.query != "" {
+		return
+	}
+	var ids []string
+	first, last := -1, -1
+	for i := range m.len() {
+		if m.isSelected(i) && m.row(i).EntryID != "" {
+			ids = append(ids, m.row(i).EntryID)
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	var after string
+	switch {
+	case by == -2 || by == -1 && first <= 1:
+		if first == 0 && last == len(ids)-1 {
+			return // already on top
+		}
+		after = ""
+	case by == -1:
+		after = m.row(first - 2).EntryID
+	default:
+		if last+1 >= m.len() {
+			return
+		}
+		after = m.row(last + 1).EntryID
+	}
+	ui.core.MoveEntries(ui.list, ids, after)
+}
+
 // addTo adds the selected rows to a playlist (QueueID: the room's queue):
 // shared tracks at once, library files through Uploads.
 func (ui *Window) addTo(playlistID string, rows []Row) {

@@ -140,6 +140,11 @@ func (c *fakeCore) AddTracks(p string, ids []string) {
 func (c *fakeCore) RemoveEntries(p string, ids []string) {
 	c.call("RemoveEntries " + p + " " + strings.Join(ids, ","))
 }
+func (c *fakeCore) MoveEntries(p string, ids []string, after string) {
+	c.call("MoveEntries " + p + " " + strings.Join(ids, ",") + " after " + after)
+}
+func (c *fakeCore) RenamePlaylist(id, name string)   { c.call("RenamePlaylist " + id + " " + name) }
+func (c *fakeCore) SharePlaylist(id string, on bool) { c.call("SharePlaylist " + id + " " + bstr(on)) }
 func (c *fakeCore) HostRoom(name string, hostOnly bool) {
 	c.call("HostRoom " + name + " " + bstr(hostOnly))
 }
@@ -807,5 +812,64 @@ func TestSettingsDialog(t *testing.T) {
 	}
 	if _, ok := fyne.CurrentApp().Settings().Theme().(variantTheme); !ok {
 		t.Error("the dark theme is not applied")
+	}
+}
+
+// TestMoveRows: Move up, down and to the top move the selection as a
+// block, and only in the list's own order.
+func TestMoveRows(t *testing.T) {
+	ui, core := newTestWindow(t, Options{})
+	test.Tap(cell(t, ui, 1, colSong))
+	c := cell(t, ui, 2, colSong)
+	c.MouseDown(&desktop.MouseEvent{Modifier: fyne.KeyModifierShift})
+	test.Tap(c)
+	ui.MoveSelected(-1) // rows 1 and 2 up: to the top
+	ui.MoveSelected(1)  // past the last row: nothing
+	test.Tap(cell(t, ui, 0, colSong))
+	ui.MoveSelected(1) // row 0 down: after e2
+	ui.MoveSelected(-2)
+	test.Tap(cell(t, ui, 2, colSong))
+	ui.MoveSelected(-1) // row 2 up: after e1
+	want := []string{"MoveEntries queue e2,e3 after ", "MoveEntries queue e1 after e2", "MoveEntries queue e3 after e1"}
+	var got []string
+	for _, c := range core.called() {
+		if strings.HasPrefix(c, "MoveEntries") {
+			got = append(got, c)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("moves %q, want %q", got, want)
+	}
+	before := len(core.called())
+	test.Tap(header(t, ui, colSong))
+	ui.MoveSelected(-1)
+	if got := core.called()[before:]; len(got) != 0 {
+		t.Fatalf("a sorted table moved rows: %q", got)
+	}
+}
+
+// TestPlaylistMenu: the "⋯" of a playlist of the user's renames and
+// shares it.
+func TestPlaylistMenu(t *testing.T) {
+	ui, core := newTestWindow(t, Options{})
+	core.set(func(c *fakeCore) { c.playlists[1].Mine = true })
+	player.State.Emit(core.em, "playlists")
+	var p PlaylistItem
+	for _, it := range ui.lists {
+		if it.ID == "p1" {
+			p = it
+		}
+	}
+	if !p.Mine {
+		t.Fatalf("p1 = %+v", p)
+	}
+	ui.playlistMenu(p, ui.sidebar)
+	top := ui.win.Canvas().Overlays().Top()
+	if top == nil || !slices.Contains(labels(top), "Rename…") || !slices.Contains(labels(top), "Keep it to myself") {
+		t.Fatalf("playlist menu: %q", labels(top))
+	}
+	ui.core.SharePlaylist(p.ID, false) // what "Keep it to myself" does
+	if !slices.Contains(core.called(), "SharePlaylist p1 off") {
+		t.Fatal("share")
 	}
 }

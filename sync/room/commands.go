@@ -226,6 +226,16 @@ func (c *Client) MoveEntry(ctx context.Context, opID, playlistID, entryID string
 		After: at.After, Before: at.Before, Start: at.Start})
 }
 
+// RenamePlaylist renames a playlist (its owner only).
+func (c *Client) RenamePlaylist(ctx context.Context, opID, playlistID, name string) (protocol.EditAck, error) {
+	return c.edit(ctx, protocol.PlaylistRename, protocol.EditRequest{OpID: opID, PlaylistID: playlistID, Name: name})
+}
+
+// SharePlaylist makes a playlist collaborative or not (its owner only).
+func (c *Client) SharePlaylist(ctx context.Context, opID, playlistID string, collaborative bool) (protocol.EditAck, error) {
+	return c.edit(ctx, protocol.PlaylistShare, protocol.EditRequest{OpID: opID, PlaylistID: playlistID, Collaborative: &collaborative})
+}
+
 // RemoveEntry removes an entry from a playlist.
 func (c *Client) RemoveEntry(ctx context.Context, opID, playlistID, entryID string) (protocol.EditAck, error) {
 	return c.edit(ctx, protocol.PlaylistRemove, protocol.EditRequest{OpID: opID, PlaylistID: playlistID, EntryID: entryID})
