@@ -56,7 +56,7 @@ func (ui *Window) mainMenu() *fyne.MainMenu {
 		fyne.NewMenuItem("Filter", ui.FocusFilter),
 	)
 	if ui.opts.Uploads != nil {
-		file.Items = append([]*fyne.MenuItem{fyne.NewMenuItem("Add files…", ui.addFiles)}, file.Items...)
+		file.Items = append([]*fyne.MenuItem{fyne.NewMenuItem("Add files…", ui.addFiles), fyne.NewMenuItem("Add a folder…", ui.addFolder)}, file.Items...)
 	}
 	if ui.opts.Settings != nil {
 		file.Items = append(file.Items, fyne.NewMenuItemSeparator(), fyne.NewMenuItem("Settings…", ui.showSettings))
@@ -291,6 +291,27 @@ func (ui *Window) addFiles() {
 		path := r.URI().Path()
 		r.Close()
 		ui.opts.Uploads.Add([]string{path}, target, false)
+		ui.showUploads()
+	}, ui.win)
+	d.Resize(fyne.NewSize(760, 520))
+	d.Show()
+}
+
+// addFolder opens a folder dialog and uploads the music in the folder
+// chosen and below it, to the shown list when it takes additions.
+func (ui *Window) addFolder() {
+	if ui.opts.Uploads == nil {
+		return
+	}
+	target := ""
+	if ui.list != LibraryID && ui.editable() {
+		target = ui.list
+	}
+	d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
+		if err != nil || u == nil {
+			return
+		}
+		ui.opts.Uploads.Add([]string{u.Path()}, target, false)
 		ui.showUploads()
 	}, ui.win)
 	d.Resize(fyne.NewSize(760, 520))

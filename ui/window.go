@@ -215,7 +215,8 @@ func (ui *Window) build() fyne.CanvasObject {
 	ui.table.onKey = ui.tableKey
 	var tools []fyne.CanvasObject
 	if ui.opts.Uploads != nil {
-		tools = append(tools, widget.NewButtonWithIcon("Add files…", theme.ContentAddIcon(), ui.addFiles))
+		tools = append(tools, widget.NewButtonWithIcon("Add files…", theme.ContentAddIcon(), ui.addFiles),
+			widget.NewButtonWithIcon("Add a folder…", theme.FolderOpenIcon(), ui.addFolder))
 	}
 	head := container.NewBorder(nil, nil, nil, container.NewHBox(append([]fyne.CanvasObject{ui.count}, tools...)...), ui.listTitle)
 	top := container.NewVBox(head, ui.filter)

@@ -873,3 +873,16 @@ func TestPlaylistMenu(t *testing.T) {
 		t.Fatal("share")
 	}
 }
+
+// TestAddDialogs: "Add files…" and "Add a folder…" open their pickers.
+func TestAddDialogs(t *testing.T) {
+	ui, _ := newTestWindow(t, Options{Uploads: &recordingUploads{}})
+	for name, open := range map[string]func(){"files": ui.addFiles, "folder": ui.addFolder} {
+		open()
+		top := ui.win.Canvas().Overlays().Top()
+		if top == nil {
+			t.Fatalf("add %s: no dialog", name)
+		}
+		ui.win.Canvas().Overlays().Remove(top)
+	}
+}
