@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
 
 	"tandem"
+	"tandem/internal/atomicfile"
 	"tandem/sync/event"
 	"tandem/sync/protocol"
 	"tandem/sync/room"
@@ -206,33 +206,13 @@ func (c *Core) saveOutbox() {
 	}
 }
 
-// writeFileAtomic writes v as JSON to path through a synced temporary
-// file and a rename.
+// writeFileAtomic writes v as JSON to path (internal/atomicfile).
 func writeFileAtomic(path string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".outbox-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, b, 0o600, 0o700)
 }
 
 // flush starts the outbox's sender unless it runs, the outbox is empty or

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"tandem"
+	"tandem/internal/atomicfile"
 )
 
 // FileName is the accounts file inside the configuration directory.
@@ -77,31 +78,7 @@ func Save(path string, f File) error {
 	if err != nil {
 		return fmt.Errorf("account: %w", err)
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("account: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+FileName+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("account: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after the rename, there is nothing to remove
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("account: %w", err)
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("account: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("account: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("account: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, append(b, '\n'), 0o600, 0o700); err != nil {
 		return fmt.Errorf("account: %w", err)
 	}
 	return nil

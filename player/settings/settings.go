@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"tandem/internal/atomicfile"
 )
 
 // Themes.
@@ -82,8 +84,8 @@ func (f *File) Get() Settings {
 	return s
 }
 
-// Update changes the settings with fn and saves them: to a temporary file,
-// synced, then renamed over the old one, so a crash leaves one or the other.
+// Update changes the settings with fn and saves them (internal/atomicfile:
+// a crash leaves the old file or the new one).
 func (f *File) Update(fn func(*Settings)) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -94,26 +96,7 @@ func (f *File) Update(fn func(*Settings)) error {
 	if err != nil {
 		return fmt.Errorf("settings: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(f.path), 0o700); err != nil {
-		return fmt.Errorf("settings: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(f.path), ".settings-*")
-	if err != nil {
-		return fmt.Errorf("settings: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("settings: write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("settings: sync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("settings: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
+	if err := atomicfile.Write(f.path, append(b, '\n'), 0o600, 0o700); err != nil {
 		return fmt.Errorf("settings: %w", err)
 	}
 	f.s = s

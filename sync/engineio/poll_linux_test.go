@@ -134,7 +134,9 @@ func TestWritesThatDoNotBlock(t *testing.T) {
 		c.Close()
 		c.Wait()
 	}()
-	msg := func(i int) string { return fmt.Sprintf("%04d:%s", i, strings.Repeat(string(rune('a'+i%26)), 3000+i*37%9000)) }
+	msg := func(i int) string {
+		return fmt.Sprintf("%04d:%s", i, strings.Repeat(string(rune('a'+i%26)), 3000+i*37%9000))
+	}
 	const n = 300
 	go func() {
 		for i := range n {
