@@ -197,9 +197,9 @@ func (p *poller) rearm(r *wsReader) {
 }
 
 // watch makes the loop read ws for c: as the transport, or as a WebSocket
-// probing for an upgrade, which is given up after probeTimeout. early
-// holds the bytes that came with the handshake; limit bounds one message.
-func (p *poller) watch(c *Conn, ws *serverWS, early []byte, limit int64, probing bool, probeTimeout time.Duration) error {
+// probing for an upgrade, which is given up after probeTimeout; limit
+// bounds one message.
+func (p *poller) watch(c *Conn, ws *serverWS, limit int64, probing bool, probeTimeout time.Duration) error {
 	if _, ok := ws.nc.(interface{ CloseRead() error }); !ok || ws.rc == nil {
 		return fmt.Errorf("engineio: a %T cannot be polled", ws.nc)
 	}
@@ -222,16 +222,6 @@ func (p *poller) watch(c *Conn, ws *serverWS, early []byte, limit int64, probing
 			c.mu.Unlock()
 		}
 	}
-	if len(early) > 0 {
-		// Nothing else reads the connection before it is registered;
-		// this is done before, so that registering orders it before any
-		// worker's turn.
-		rest, need, stop := r.feed(early)
-		if stop {
-			return nil
-		}
-		r.in, r.need = append([]byte(nil), rest...), need
-	}
 	p.mu.Lock()
 	closed := p.closed
 	if !closed {
@@ -248,12 +238,6 @@ func (p *poller) watch(c *Conn, ws *serverWS, early []byte, limit int64, probing
 	}
 	if err != nil {
 		unwatch()
-		if len(early) > 0 {
-			// Some bytes were handed over already: no goroutine may
-			// take over; close instead.
-			r.fail(err)
-			return nil
-		}
 		return err
 	}
 	if !probing && c.isClosed() {

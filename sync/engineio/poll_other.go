@@ -18,7 +18,7 @@ func newPoller(*slog.Logger, int) (*poller, error) {
 	return nil, errors.New("engineio: no readiness loop on this system")
 }
 
-func (*poller) watch(*Conn, *serverWS, []byte, int64, bool, time.Duration) error {
+func (*poller) watch(*Conn, *serverWS, int64, bool, time.Duration) error {
 	return errors.New("engineio: no readiness loop on this system")
 }
 

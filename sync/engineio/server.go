@@ -137,10 +137,10 @@ func (s *Server) poller() *poller {
 
 // readWebSocket starts reading a WebSocket of c, the transport or a probe
 // that may become it: the readiness loop reads it when it can, else a
-// goroutine. early holds the bytes that came with the handshake.
-func (s *Server) readWebSocket(c *Conn, ws *serverWS, early []byte, probing bool) {
+// goroutine.
+func (s *Server) readWebSocket(c *Conn, ws *serverWS, probing bool) {
 	if p := s.poller(); p != nil {
-		err := p.watch(c, ws, early, s.opts.MaxPayload+1, probing, s.opts.UpgradeTimeout)
+		err := p.watch(c, ws, s.opts.MaxPayload+1, probing, s.opts.UpgradeTimeout)
 		if err == nil {
 			return
 		}
@@ -154,7 +154,7 @@ func (s *Server) readWebSocket(c *Conn, ws *serverWS, early []byte, probing bool
 	c.exited.Add(1)
 	go func() {
 		defer c.exited.Done()
-		d.readLoop(early)
+		d.readLoop()
 	}()
 }
 
@@ -250,10 +250,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string) {
 	var ws *serverWS
-	var early []byte
 	if transport == WebSocket {
 		var err error
-		if ws, early, err = acceptWebSocket(w, r, &s.frameBufs); err != nil {
+		if ws, err = acceptWebSocket(w, r, &s.frameBufs); err != nil {
 			// acceptWebSocket has already answered with an HTTP error.
 			s.log.Info("engineio: websocket upgrade", "remote", r.RemoteAddr, "err", err)
 			return
@@ -295,7 +294,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		c.mu.Lock()
 		c.setWebSocketLocked(ws)
 		c.mu.Unlock()
-		s.readWebSocket(c, ws, early, false)
+		s.readWebSocket(c, ws, false)
 		c.signal()
 		return
 	}
@@ -492,13 +491,13 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 	if busy {
 		// Accept, then close at once: WebSocket clients take a refused
 		// handshake as an error, and a close as the answer.
-		if ws, _, err := acceptWebSocket(w, r, &s.frameBufs); err == nil {
+		if ws, err := acceptWebSocket(w, r, &s.frameBufs); err == nil {
 			_ = ws.writeClose(closePolicyViolation, "session already upgraded", time.Now().Add(time.Second))
 			ws.close()
 		}
 		return
 	}
-	ws, early, err := acceptWebSocket(w, r, &s.frameBufs)
+	ws, err := acceptWebSocket(w, r, &s.frameBufs)
 	if err != nil {
 		c.mu.Lock()
 		c.probing = false
@@ -515,7 +514,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 		c.probeFailed(ws)
 		return
 	}
-	s.readWebSocket(c, ws, early, true)
+	s.readWebSocket(c, ws, true)
 }
 
 // probeMessage handles one message of a WebSocket that probes a polling

@@ -177,13 +177,12 @@ func (w *serverWS) netConn() net.Conn { return w.nc }
 // and writes frames itself (serverWS), so that an idle connection holds no
 // gorilla state, buffer or goroutine. A refused handshake gets an HTTP
 // error from the Upgrader; a client that sent data before the handshake
-// completed is refused (gorilla closes the connection). The second result
-// is the bytes already read past the handshake: always none, since the
-// Upgrader refuses those.
-func acceptWebSocket(w http.ResponseWriter, r *http.Request, bufs *sync.Pool) (*serverWS, []byte, error) {
+// completed is refused (gorilla closes the connection), so the socket
+// holds nothing read yet.
+func acceptWebSocket(w http.ResponseWriter, r *http.Request, bufs *sync.Pool) (*serverWS, error) {
 	if _, ok := w.(http.Hijacker); !ok {
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-		return nil, nil, errors.New("engineio: websocket handshake: the response cannot be hijacked")
+		return nil, errors.New("engineio: websocket handshake: the response cannot be hijacked")
 	}
 	// The origin was checked before (Options.AllowOrigin); no subprotocol
 	// or compression is offered, and no buffers are given, since gorilla's
@@ -191,7 +190,7 @@ func acceptWebSocket(w http.ResponseWriter, r *http.Request, bufs *sync.Pool) (*
 	up := websocket.Upgrader{HandshakeTimeout: writeWait, CheckOrigin: func(*http.Request) bool { return true }}
 	gc, err := up.Upgrade(w, r, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("engineio: websocket handshake: %w", err)
+		return nil, fmt.Errorf("engineio: websocket handshake: %w", err)
 	}
 	// gorilla's Conn has read nothing past the handshake (its Upgrade
 	// refuses buffered bytes), so the socket carries on from here.
@@ -201,7 +200,7 @@ func acceptWebSocket(w http.ResponseWriter, r *http.Request, bufs *sync.Pool) (*
 	if sc, ok := nc.(syscall.Conn); ok {
 		ws.rc, _ = sc.SyscallConn() // nil on error: every write goes through the flusher
 	}
-	return ws, nil, nil
+	return ws, nil
 }
 
 // wsDispatch hands what the server's frame reader parses to the
@@ -363,9 +362,8 @@ func (d *wsDispatch) feed(b []byte) (rest []byte, need int, stop bool) {
 // readLoop reads the WebSocket on the calling goroutine until the
 // connection ends: where the readiness loop cannot (systems other than
 // Linux, TLS) or with Options.GoroutineReads.
-func (d *wsDispatch) readLoop(early []byte) {
-	buf := make([]byte, 0, max(4096, len(early)))
-	buf = append(buf, early...)
+func (d *wsDispatch) readLoop() {
+	buf := make([]byte, 0, 4096)
 	for {
 		if len(buf) > 0 {
 			rest, need, stop := d.feed(buf)
