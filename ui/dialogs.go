@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"image/color"
@@ -484,7 +485,7 @@ func (ui *Window) showSettings() {
 	folders.SetMinRowsVisible(3)
 	themes := widget.NewRadioGroup([]string{settings.ThemeSystem, settings.ThemeLight, settings.ThemeDark}, nil)
 	themes.Horizontal = true
-	themes.SetSelected(cmpOr(s.Theme, settings.ThemeSystem))
+	themes.SetSelected(cmp.Or(s.Theme, settings.ThemeSystem))
 	notify := widget.NewCheck("Tell me when a friend changes the track", nil)
 	notify.SetChecked(s.Notifications)
 	items := []*widget.FormItem{
@@ -531,13 +532,6 @@ func (ui *Window) showSettings() {
 	}, ui.win)
 	d.Resize(fyne.NewSize(560, 0))
 	d.Show()
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // expandHome turns a leading ~ into the home directory.

@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -23,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tandem/internal/testhub"
 )
 
 // lockedBuffer is a bytes.Buffer that a process may write while the test
@@ -214,6 +217,13 @@ type runningPlayer struct {
 // args it hosts a room on a loopback port.
 func startPlayer(t *testing.T, display, runtimeDir string, args ...string) *runningPlayer {
 	t.Helper()
+	return startPlayerOnBus(t, display, runtimeDir, "", args...)
+}
+
+// startPlayerOnBus is startPlayer with a session bus (an address; "" for
+// none), for MPRIS and the tray.
+func startPlayerOnBus(t *testing.T, display, runtimeDir, bus string, args ...string) *runningPlayer {
+	t.Helper()
 	home := t.TempDir()
 	p := &runningPlayer{home: home, logs: &lockedBuffer{}, exited: make(chan error, 1), display: display}
 	if len(args) == 0 {
@@ -222,7 +232,7 @@ func startPlayer(t *testing.T, display, runtimeDir string, args ...string) *runn
 	cmd := exec.Command(playerBin(t), append(args, "-v", "--debug-addr", "127.0.0.1:0")...)
 	cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_RUNTIME_DIR="+runtimeDir, "HOME="+home,
 		"XDG_DATA_HOME="+filepath.Join(home, "data"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"), "LANG=en_US.UTF-8",
-		"DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(home, "no-bus"))
+		"DBUS_SESSION_BUS_ADDRESS="+cmp.Or(bus, "unix:path="+filepath.Join(home, "no-bus")))
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -231,10 +241,16 @@ func startPlayer(t *testing.T, display, runtimeDir string, args ...string) *runn
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-p.exited:
+		case err := <-p.exited:
+			// SIGTERM quits the player cleanly: a panic on the way out
+			// (the tray, MPRIS, the hub) shows here.
+			if err != nil {
+				t.Errorf("the player did not quit cleanly on SIGTERM: %v", err)
+			}
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
 			<-p.exited
+			t.Errorf("the player did not quit within 10 s of SIGTERM")
 		}
 		if t.Failed() {
 			t.Logf("player log:\n%s", p.logs.String())
@@ -375,7 +391,8 @@ func TestHostAndInvite(t *testing.T) {
 	need(t, "Xvfb", "xdpyinfo", "xdotool", "/usr/bin/import")
 	art := artifacts(t)
 	display := startX(t, 2400)
-	a := startPlayer(t, display, t.TempDir(), "--listen", "127.0.0.1:0", "--name", "alice")
+	bus := testhub.SessionBus(t) // A has a desktop session: MPRIS and the tray
+	a := startPlayerOnBus(t, display, t.TempDir(), bus, "--listen", "127.0.0.1:0", "--name", "alice")
 	var link string
 	waitUntil(t, "A's room and its invite link", 20*time.Second, func() bool {
 		st := a.state(t, "")
@@ -409,10 +426,41 @@ func TestHostAndInvite(t *testing.T) {
 	if !strings.Contains(a.logs.String(), "ui: change track") || strings.Contains(b.logs.String(), "ui: change track") {
 		t.Fatal("the double-click did not land in A's window alone")
 	}
+	// A media key on A's desktop (MPRIS PlayPause, as playerctl sends it)
+	// pauses the room: B stops too.
+	if got := mprisStatus(t, bus); got != "Playing" {
+		t.Fatalf("A's MPRIS PlaybackStatus = %q, want Playing", got)
+	}
+	dbusSend(t, bus, "org.mpris.MediaPlayer2.Player.PlayPause")
+	waitUntil(t, "B to pause with A's media key", 10*time.Second, func() bool { return !b.state(t, "").Now.Playing })
+	waitUntil(t, "A's MPRIS status to say so", 10*time.Second, func() bool { return mprisStatus(t, bus) == "Paused" })
+	dbusSend(t, bus, "org.mpris.MediaPlayer2.Player.PlayPause")
+	waitUntil(t, "B to play again", 10*time.Second, func() bool { return b.state(t, "").Now.Playing })
 	time.Sleep(1500 * time.Millisecond) // let both bars draw
 	screenshot(t, display, filepath.Join(art, "host-and-friend.png"))
 	screenshotWindow(t, display, a.wid, filepath.Join(art, "host.png"))
 	screenshotWindow(t, display, b.wid, filepath.Join(art, "friend.png"))
 	a.aliveFor(t, time.Second)
 	b.aliveFor(t, time.Second)
+}
+
+// dbusSend calls a method of the Tandem player on the session bus.
+func dbusSend(t *testing.T, bus, method string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("dbus-send", append([]string{"--bus=" + bus, "--print-reply", "--dest=org.mpris.MediaPlayer2.tandem",
+		"/org/mpris/MediaPlayer2", method}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("dbus-send %s: %v: %s", method, err, out)
+	}
+	return string(out)
+}
+
+// mprisStatus reads the player's MPRIS PlaybackStatus.
+func mprisStatus(t *testing.T, bus string) string {
+	t.Helper()
+	out := dbusSend(t, bus, "org.freedesktop.DBus.Properties.Get", "string:org.mpris.MediaPlayer2.Player", "string:PlaybackStatus")
+	_, after, _ := strings.Cut(out, `string "`)
+	status, _, _ := strings.Cut(after, `"`)
+	return status
 }
