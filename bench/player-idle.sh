@@ -3,6 +3,8 @@
 # bin/player to an interactive window (its table drawn and answering), and
 # its CPU while paused with the window visible, under Xvfb, with the
 # built-in hub and a fresh home. Usage: bench/player-idle.sh [seconds] [runs]
+# With PULSE=1 the player's sound goes to a PulseAudio null sink (a real
+# output stream, as on a desktop) instead of the muted output.
 set -euo pipefail
 secs=${1:-60}
 runs=${2:-3}
@@ -14,12 +16,22 @@ Xvfb $display -screen 0 1400x900x24 -nolisten tcp >/dev/null 2>&1 &
 xvfb=$!
 trap 'kill $xvfb 2>/dev/null; wait $xvfb 2>/dev/null' EXIT
 for _ in $(seq 100); do xdpyinfo -display $display >/dev/null 2>&1 && break; sleep 0.1; done
+pulse_env=()
+if [ "${PULSE:-}" = 1 ]; then
+  rt=$(mktemp -d)
+  XDG_RUNTIME_DIR=$rt HOME=$rt pulseaudio -n --daemonize=no --exit-idle-time=-1 -L module-native-protocol-unix \
+    -L "module-null-sink sink_name=nullsink" -L module-always-sink >/dev/null 2>&1 &
+  pulse=$!
+  trap 'kill $xvfb $pulse 2>/dev/null; wait $xvfb $pulse 2>/dev/null; rm -rf "$rt"' EXIT
+  for _ in $(seq 100); do [ -S "$rt/pulse/native" ] && break; sleep 0.1; done
+  pulse_env=(XDG_RUNTIME_DIR="$rt")
+fi
 for run in $(seq "$runs"); do
   home=$(mktemp -d)
   start=$(date +%s.%N)
-  DISPLAY=$display HOME=$home XDG_CONFIG_HOME=$home/config XDG_DATA_HOME=$home/data LANG=en_US.UTF-8 \
+  env "${pulse_env[@]}" DISPLAY=$display HOME=$home XDG_CONFIG_HOME=$home/config XDG_DATA_HOME=$home/data LANG=en_US.UTF-8 \
     DBUS_SESSION_BUS_ADDRESS=unix:path=$home/none \
-    "$bin" --listen 127.0.0.1:0 --debug-addr 127.0.0.1:0 >"$home/log" 2>&1 &
+    "$bin" --listen 127.0.0.1:0 --debug-addr 127.0.0.1:0 ${PLAYER_ARGS:-} >"$home/log" 2>&1 &
   pid=$!
   url=""
   for _ in $(seq 1500); do
