@@ -281,10 +281,7 @@ func (ui *Window) addFiles() {
 	if ui.opts.Uploads == nil {
 		return
 	}
-	target := ""
-	if ui.list != LibraryID && ui.editable() {
-		target = ui.list
-	}
+	target := ui.addTarget()
 	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
 		if err != nil || r == nil {
 			return
@@ -304,10 +301,7 @@ func (ui *Window) addFolder() {
 	if ui.opts.Uploads == nil {
 		return
 	}
-	target := ""
-	if ui.list != LibraryID && ui.editable() {
-		target = ui.list
-	}
+	target := ui.addTarget()
 	d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
 		if err != nil || u == nil {
 			return

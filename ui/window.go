@@ -785,6 +785,15 @@ func (ui *Window) addTo(playlistID string, rows []Row) {
 	}
 }
 
+// addTarget is the list that files added now go into: the shown one when
+// it takes additions, else none (they only go to the hub).
+func (ui *Window) addTarget() string {
+	if ui.list != LibraryID && ui.editable() {
+		return ui.list
+	}
+	return ""
+}
+
 // dropped adds files and folders dropped on the window to the hub, and to
 // the shown list when it takes them.
 func (ui *Window) dropped(_ fyne.Position, uris []fyne.URI) {
@@ -797,10 +806,7 @@ func (ui *Window) dropped(_ fyne.Position, uris []fyne.URI) {
 	if len(paths) == 0 {
 		return
 	}
-	target := ""
-	if ui.list != LibraryID && ui.editable() {
-		target = ui.list
-	}
+	target := ui.addTarget()
 	ui.log.Debug("ui: dropped", "files", len(paths), "to", target)
 	ui.opts.Uploads.Add(paths, target, false)
 	ui.showUploads()

@@ -2,7 +2,6 @@ package hub
 
 import (
 	"math"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -200,21 +199,7 @@ func TestRepeatCommand(t *testing.T) {
 	if err != nil || r.Repeat != protocol.RepeatOne {
 		t.Fatalf("stored room: repeat %q, %v", r.Repeat, err)
 	}
-	h := New(Config{Store: f.db})
-	ts := httptest.NewServer(h.Handler())
-	defer func() {
-		h.Close()
-		ts.Close()
-	}()
-	tok, err := f.db.CreateToken("bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := socketio.NewClient(ts.URL, socketio.ClientOptions{Auth: func() any { return protocol.Auth{Token: tok} }})
-	defer c.Close()
-	if err := c.Connect(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
+	c := f.restarted(t, "bob")
 	join = protocol.JoinAck{}
 	call(t, c, protocol.RoomJoin, protocol.JoinRequest{Room: "jam"}, &join)
 	if !join.OK || join.State.Info.Repeat != protocol.RepeatOne || join.State.Version != info.Room.Version {

@@ -195,21 +195,7 @@ func TestRoomStateSurvivesRestart(t *testing.T) {
 	call(t, ann, protocol.PlaybackChangeTrack, protocol.ChangeTrackRequest{Room: "jam", EntryID: f.playlist.Entries[1].ID}, &v)
 	call(t, ann, protocol.PlaybackPause, protocol.RoomRequest{Room: "jam"}, &v)
 
-	h := New(Config{Store: f.db})
-	ts := httptest.NewServer(h.Handler())
-	defer func() {
-		h.Close()
-		ts.Close()
-	}()
-	tok, err := f.db.CreateToken("bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := socketio.NewClient(ts.URL, socketio.ClientOptions{Auth: func() any { return protocol.Auth{Token: tok} }})
-	defer c.Close()
-	if err := c.Connect(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
+	c := f.restarted(t, "bob")
 	join = protocol.JoinAck{}
 	call(t, c, protocol.RoomJoin, protocol.JoinRequest{Room: "jam"}, &join)
 	st := join.State
@@ -506,4 +492,26 @@ func TestRateLimit(t *testing.T) {
 	if !ack.OK {
 		t.Fatalf("after a pause: %+v", ack)
 	}
+}
+
+// restarted starts a second hub on the fixture's store, as after a
+// restart, and connects name to it; both end with the test.
+func (f *fixture) restarted(t *testing.T, name string) *socketio.Client {
+	t.Helper()
+	h := New(Config{Store: f.db})
+	ts := httptest.NewServer(h.Handler())
+	t.Cleanup(func() {
+		h.Close()
+		ts.Close()
+	})
+	tok, err := f.db.CreateToken(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := socketio.NewClient(ts.URL, socketio.ClientOptions{Auth: func() any { return protocol.Auth{Token: tok} }})
+	t.Cleanup(func() { c.Close() })
+	if err := c.Connect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
