@@ -110,4 +110,9 @@ stop
 echo
 echo "== side by side ($(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)); results in $OUT"
 "$OUT/hubbench" compare "$OUT/hub.json" "$OUT/node.json" | tee "$OUT/compare.md"
+
+# What one write(2) to a loopback connection costs here, alone: the least
+# CPU any server spends on a delivery sent with its own write.
+echo
+"$OUT/hubbench" floor | tee "$OUT/floor.txt" || status=1
 exit "$status"

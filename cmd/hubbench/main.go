@@ -11,6 +11,7 @@
 //	         [--idle D] [--label NAME] [--json FILE]
 //	hubbench tokens --data DIR [--users N] [--prefix NAME]   (the hub must be stopped)
 //	hubbench compare RESULT.json...
+//	hubbench floor [--conns N] [--rounds N] [--size B] [--pause D]
 //
 // Deliveries are matched to commands by room and version, and latency is
 // the receive time minus the send time on this process's monotonic clock.
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return tokens(args[1:], stdout, stderr)
 		case "compare":
 			return compare(stdout, args[1:])
+		case "floor":
+			return floor(ctx, args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("hubbench", flag.ContinueOnError)

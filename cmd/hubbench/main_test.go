@@ -142,3 +142,28 @@ func TestUnreachable(t *testing.T) {
 		t.Fatalf("Run against a closed port = %+v, %v", res, err)
 	}
 }
+
+// TestFloor runs a small write floor and checks that it measured every
+// write and some CPU for them.
+func TestFloor(t *testing.T) {
+	res, err := measureFloor(t.Context(), 20, 5, 8, 64, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Writes != 40 || res.Conns != 20 || res.Group != 5 || res.Size != 64 {
+		t.Fatalf("floor measured %+v, want 40 writes of 64 B, 5 a round, to 20 connections", res)
+	}
+	if res.ThreadCPUus <= 0 || res.Ceiling <= 0 || res.SysShare < 0 || res.SysShare > 1 {
+		t.Fatalf("floor figures out of range: %+v", res)
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"floor", "--conns", "4", "--group", "2", "--rounds", "3"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "6 writes of 120 B, 2 a round, to 4 loopback connections") {
+		t.Fatalf("hubbench floor printed %q", out.String())
+	}
+	if err := run(t.Context(), []string{"floor", "--group", "0"}, &out, &out); err == nil {
+		t.Fatal("hubbench floor --group 0 did not fail")
+	}
+}
