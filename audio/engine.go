@@ -80,6 +80,15 @@ type Engine struct {
 	next    *nextTrack
 	retired []beep.StreamSeekCloser // streams to close once the lock is released
 
+	// Idling the output (an Idler) while nothing plays: idleArmed while
+	// idleTimer runs towards goIdle, idling once the output rests.
+	idler     Idler      // out, if it can rest; nil otherwise
+	idleMu    sync.Mutex // serialises the output's Idle and Wake; taken before mu
+	idleTimer *time.Timer
+	idleArmed bool
+	idling    bool
+	idleAfter time.Duration
+
 	// Loudness (volume.go): the gain in force and the one it ramps to.
 	gain, gainTo float64
 	volume       float64 // the listener's setting, 0 to 1
@@ -142,6 +151,10 @@ const (
 	// over about that many reads, and follows the drift of the sound
 	// card's clock against the local one.
 	baseSmoothing = 8
+	// IdleAfter is how long the engine lets an output that can rest (an
+	// Idler) run on silence after the last sound before idling it. Long
+	// enough that a pause and a quick resume never wait for the device.
+	IdleAfter = 3 * time.Second
 )
 
 // New returns an engine that plays through out, and starts out. If out
@@ -154,7 +167,7 @@ func New(log *slog.Logger, out Output) *Engine {
 	if out == nil {
 		out = NewMuted()
 	}
-	e := &Engine{log: log, out: out, rate: 1, gain: 1, gainTo: 1, volume: 1, trackGain: 1}
+	e := &Engine{log: log, out: out, rate: 1, gain: 1, gainTo: 1, volume: 1, trackGain: 1, idleAfter: IdleAfter}
 	if err := out.Start(pcm{e}); err != nil {
 		log.Warn("audio output failed; muted", "output", out.Name(), "err", err)
 		out.Close()
@@ -164,8 +177,78 @@ func New(log *slog.Logger, out Output) *Engine {
 			log.Error("audio: muted output failed", "err", err)
 		}
 	}
+	if i, ok := e.out.(Idler); ok {
+		e.idler = i
+	}
 	log.Info("audio engine started", "output", e.out.Name())
 	return e
+}
+
+// busyLocked reports whether the engine has sound to make now or later:
+// the output must not rest. e.mu must be held.
+func (e *Engine) busyLocked() bool {
+	return e.playing || e.sched != nil || (e.next != nil && e.next.cue != nil)
+}
+
+// armIdleLocked starts the countdown to idling the output, once nothing
+// plays. It runs at every read, so a track's end, a Pause and a Stop that
+// has come all start it. e.mu must be held.
+func (e *Engine) armIdleLocked() {
+	if e.idler == nil || e.idling || e.idleArmed || e.closed || e.busyLocked() {
+		return
+	}
+	e.idleArmed = true
+	if e.idleTimer == nil {
+		e.idleTimer = time.AfterFunc(e.idleAfter, e.goIdle)
+	} else {
+		e.idleTimer.Reset(e.idleAfter)
+	}
+}
+
+// goIdle rests the output if the engine is still idle.
+func (e *Engine) goIdle() {
+	e.idleMu.Lock()
+	defer e.idleMu.Unlock()
+	e.mu.Lock()
+	e.idleArmed = false
+	rest := !e.closed && !e.idling && !e.busyLocked()
+	if rest {
+		e.idling = true
+	}
+	e.mu.Unlock()
+	if rest {
+		e.log.Debug("audio: output idle")
+		e.idler.Idle()
+	}
+}
+
+// wake stops the countdown to idling and wakes a resting output. Play and
+// Schedule call it after releasing e.mu.
+func (e *Engine) wake() {
+	if e.idler == nil {
+		return
+	}
+	e.idleMu.Lock()
+	defer e.idleMu.Unlock()
+	e.mu.Lock()
+	if e.idleArmed {
+		e.idleTimer.Stop() // if it already fired, goIdle finds the engine busy
+		e.idleArmed = false
+	}
+	w := e.idling && !e.closed
+	e.idling = false
+	e.mu.Unlock()
+	if w {
+		e.log.Debug("audio: output woken")
+		e.idler.Wake()
+	}
+}
+
+// Idle reports whether the engine has rested its output.
+func (e *Engine) Idle() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.idling
 }
 
 // Output returns the engine's output.
@@ -297,11 +380,13 @@ func decodeInto(s beep.Streamer, buf [][2]float64) (got int, end bool) {
 // Schedule or Stop. Without a track, or at its end, it does nothing.
 func (e *Engine) Play() {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.stream == nil || e.closed || e.ended {
+		e.mu.Unlock()
 		return
 	}
 	e.playing, e.sched, e.stopping = true, nil, false
+	e.mu.Unlock()
+	e.wake()
 }
 
 // Pause pauses the current track at once, dropping a pending Schedule or
@@ -396,6 +481,14 @@ func (e *Engine) Audible() (frame int64, at time.Time, ok bool) {
 // starts the track's first frame that many frames after at. It replaces
 // any pending Schedule and Stop.
 func (e *Engine) Schedule(frame int64, at time.Time) error {
+	err := e.schedule(frame, at)
+	if err == nil {
+		e.wake()
+	}
+	return err
+}
+
+func (e *Engine) schedule(frame int64, at time.Time) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch {
@@ -490,6 +583,9 @@ func (e *Engine) Close() error {
 	}
 	e.closed = true
 	e.playing = false
+	if e.idleTimer != nil {
+		e.idleTimer.Stop() // goIdle finds the engine closed if it already fired
+	}
 	s := e.stream
 	e.stream, e.id = nil, ""
 	toClose := e.retired
@@ -561,6 +657,7 @@ func (e *Engine) read(p []byte) (int, error) {
 		}
 	}
 	e.handed += int64(n)
+	e.armIdleLocked()
 	call := ended && hook != nil
 	if call {
 		e.hooks.Add(1) // under the lock, so never after Close's Wait began

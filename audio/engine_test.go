@@ -363,3 +363,89 @@ func TestEngineConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestEngineIdlesOutput checks that the engine rests an Idler output
+// IdleAfter after the last sound, that the output then stops pulling, and
+// that Schedule and Play wake it with the timeline intact.
+func TestEngineIdlesOutput(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := NewMuted()
+		e := New(testLog(t), m)
+		defer e.Close()
+		flac := demo(t, "morning-tram.flac")
+		if err := e.Load(flac.ID(), bytes.NewReader(flac.Data)); err != nil {
+			t.Fatal(err)
+		}
+
+		// Loaded and paused: the output rests IdleAfter later.
+		time.Sleep(IdleAfter / 2)
+		synctest.Wait()
+		if e.Idle() {
+			t.Fatalf("the output rests %v after the load, before IdleAfter (%v)", IdleAfter/2, IdleAfter)
+		}
+		time.Sleep(IdleAfter)
+		synctest.Wait()
+		if !e.Idle() {
+			t.Fatalf("the output still runs %v after the load", IdleAfter*3/2)
+		}
+		pulled := m.pulled.Load()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := m.pulled.Load(); got != pulled {
+			t.Fatalf("the resting output pulled %d frames in 5 s", got-pulled)
+		}
+
+		// A Schedule wakes it, and the cue is heard on its instant.
+		cue := time.Now().Add(300 * time.Millisecond)
+		if err := e.Schedule(0, cue); err != nil {
+			t.Fatal(err)
+		}
+		if e.Idle() {
+			t.Fatal("Schedule did not wake the output")
+		}
+		time.Sleep(300*time.Millisecond + time.Second)
+		synctest.Wait()
+		near(t, "Position() 1 s after the scheduled start", e.Position(), time.Second, tick)
+		frame, at, ok := e.Audible()
+		if !ok {
+			t.Fatal("Audible() not ok while playing")
+		}
+		want := int64(SampleRate.N(at.Sub(cue)))
+		if d := frame - want; d < -2 || d > 2 {
+			t.Errorf("Audible() = frame %d at %v after the cue, want frame %d: %d frames off", frame, at.Sub(cue), want, d)
+		}
+
+		// Paused: the output keeps running for IdleAfter, then rests.
+		e.Pause()
+		time.Sleep(IdleAfter / 2)
+		synctest.Wait()
+		if e.Idle() {
+			t.Fatal("the output rests before IdleAfter after a pause")
+		}
+		time.Sleep(IdleAfter)
+		synctest.Wait()
+		if !e.Idle() {
+			t.Fatal("the output still runs after a pause of 1.5 × IdleAfter")
+		}
+
+		// Play wakes it too.
+		held := e.Position()
+		e.Play()
+		if e.Idle() {
+			t.Fatal("Play did not wake the output")
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		near(t, "Position() 1 s after Play", e.Position(), held+time.Second, tick)
+
+		// A track that plays to its end lets the output rest too.
+		if err := e.Seek(e.Duration() - time.Second); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second + IdleAfter*3/2)
+		synctest.Wait()
+		if e.Playing() || !e.Idle() {
+			t.Errorf("after the track's end: Playing %v, Idle %v; want stopped and resting", e.Playing(), e.Idle())
+		}
+	})
+}

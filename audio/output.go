@@ -29,12 +29,27 @@ type Output interface {
 	Latency() time.Duration
 }
 
+// Idler is an Output that can rest while the engine has nothing to play.
+// A sound card stream fed silence keeps costing CPU (a few percent of a
+// core through PulseAudio), so the engine idles its output IdleAfter after
+// the last sound, and wakes it as soon as something is played or
+// scheduled.
+type Idler interface {
+	// Idle stops pulling PCM until Wake. It may wait for the output's
+	// goroutine, so the engine never calls it from inside a read of pcm.
+	Idle()
+	// Wake resumes pulling, without waiting for the device. The output's
+	// timeline jumps over the idle time: the next reads' Latency tells
+	// the engine where it stands.
+	Wake()
+}
+
 // Muted is an Output without sound: it reads the PCM at real-time pace and
 // discards it, so positions advance as they would on a sound card. It is
 // the fallback when there is no audio device, and the output of tests.
 //
 // Muted models a sound card with a fixed delay: the k-th frame it pulls
-// (counting frames skipped after a stall) is "heard" at
+// (counting frames skipped after a stall or while resting) is "heard" at
 // start + MutedLatency + k/SampleRate, where start is when Start ran.
 // Latency reports exactly that, so the engine's Audible and Schedule are
 // exact against Muted, whatever the jitter of its ticker.
@@ -44,6 +59,7 @@ type Muted struct {
 	closed  bool          // Close was called
 	stop    chan struct{} // closed by Close
 	done    chan struct{} // closed when the pulling goroutine exits
+	rest    chan bool     // Idle sends true, Wake false; cap 1, the latest wins
 
 	start  atomic.Pointer[time.Time] // set by Start
 	pulled atomic.Int64              // frames pulled or skipped so far
@@ -66,7 +82,7 @@ const maxMutedBurst = int64(SampleRate) / 4
 
 // NewMuted returns a Muted output.
 func NewMuted() *Muted {
-	return &Muted{stop: make(chan struct{}), done: make(chan struct{})}
+	return &Muted{stop: make(chan struct{}), done: make(chan struct{}), rest: make(chan bool, 1)}
 }
 
 // Name returns "muted".
@@ -101,6 +117,27 @@ func (m *Muted) Latency() time.Duration {
 	return time.Until(heard)
 }
 
+// Idle stops the pulls, and with them every wake-up, until Wake.
+func (m *Muted) Idle() { m.setRest(true) }
+
+// Wake resumes the pulls. The first one skips the frames due while idle,
+// as after a stall, so the timeline stays start + k/SampleRate.
+func (m *Muted) Wake() { m.setRest(false) }
+
+func (m *Muted) setRest(idle bool) {
+	for {
+		select {
+		case m.rest <- idle:
+			return
+		default:
+		}
+		select { // replace an older request that was not taken yet
+		case <-m.rest:
+		default:
+		}
+	}
+}
+
 func (m *Muted) run(pcm io.Reader, start time.Time) {
 	defer close(m.done)
 	t := time.NewTicker(mutedTick)
@@ -111,11 +148,24 @@ func (m *Muted) run(pcm io.Reader, start time.Time) {
 		select {
 		case <-m.stop:
 			return
+		case idle := <-m.rest:
+			for idle {
+				t.Stop()
+				select {
+				case <-m.stop:
+					return
+				case idle = <-m.rest:
+				}
+			}
+			// Skip what fell due while resting, so that the first frame
+			// pulled now is heard MutedLatency from now, as on a fresh start.
+			pulled = dueFrames(time.Since(start))
+			m.pulled.Store(pulled)
+			t.Reset(mutedTick)
+			continue
 		case <-t.C:
 		}
-		elapsed := time.Since(start)
-		due := int64(elapsed/time.Second)*int64(SampleRate) + int64(elapsed%time.Second)*int64(SampleRate)/int64(time.Second)
-		n := due - pulled
+		n := dueFrames(time.Since(start)) - pulled
 		if n > maxMutedBurst {
 			pulled += n - maxMutedBurst
 			m.pulled.Store(pulled)
@@ -130,6 +180,11 @@ func (m *Muted) run(pcm io.Reader, start time.Time) {
 		pulled += n
 		m.pulled.Store(pulled)
 	}
+}
+
+// dueFrames returns how many frames fall due in d at SampleRate.
+func dueFrames(d time.Duration) int64 {
+	return int64(d/time.Second)*int64(SampleRate) + int64(d%time.Second)*int64(SampleRate)/int64(time.Second)
 }
 
 // Close stops the pulling goroutine and waits for it to exit.

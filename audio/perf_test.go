@@ -63,30 +63,46 @@ func cpuTime() time.Duration {
 }
 
 // BenchmarkIdle measures the process's CPU while the engine is paused on
-// the muted output, which pulls every 10 ms as a sound card would (issue 6
-// target: under 1%).
+// the muted output (issue 6 target: under 1%): "paused" in the first
+// IdleAfter after the pause, while the output still pulls every mutedTick
+// as a sound card would, and "resting" after it, once the engine has
+// idled the output.
 func BenchmarkIdle(b *testing.B) {
-	data, _ := demoFLAC(b)
-	e := New(nil, NewMuted())
-	defer e.Close()
-	if err := e.Load("flac", bytes.NewReader(data)); err != nil {
-		b.Fatal(err)
+	for _, rest := range []bool{false, true} {
+		name := map[bool]string{false: "paused", true: "resting"}[rest]
+		b.Run(name, func(b *testing.B) {
+			data, _ := demoFLAC(b)
+			e := New(nil, NewMuted())
+			defer e.Close()
+			if err := e.Load("flac", bytes.NewReader(data)); err != nil {
+				b.Fatal(err)
+			}
+			// Play a little, then pause: the decoder's one-off work (the
+			// FLAC decoder builds its seek table on the first read) is done
+			// before the idle time is measured.
+			e.Play()
+			time.Sleep(300 * time.Millisecond)
+			e.Pause()
+			time.Sleep(200 * time.Millisecond)
+			if rest {
+				time.Sleep(IdleAfter)
+				if !e.Idle() {
+					b.Fatalf("the output still runs %v after the pause", IdleAfter+200*time.Millisecond)
+				}
+			}
+			runtime.GC()
+			var idle time.Duration
+			start := cpuTime()
+			for b.Loop() {
+				time.Sleep(time.Second)
+				idle += time.Second
+			}
+			if !rest && e.Idle() {
+				b.Fatal("the output rested during the paused measurement: use a -benchtime under IdleAfter")
+			}
+			b.ReportMetric(100*float64(cpuTime()-start)/float64(idle), "%cpu")
+		})
 	}
-	// Play a little, then pause: the decoder's one-off work (the FLAC
-	// decoder builds its seek table on the first read) is done before the
-	// idle time is measured.
-	e.Play()
-	time.Sleep(300 * time.Millisecond)
-	e.Pause()
-	time.Sleep(200 * time.Millisecond)
-	runtime.GC()
-	var idle time.Duration
-	start := cpuTime()
-	for b.Loop() {
-		time.Sleep(time.Second)
-		idle += time.Second
-	}
-	b.ReportMetric(100*float64(cpuTime()-start)/float64(idle), "%cpu")
 }
 
 // BenchmarkLongPlaylistMemory plays the demo FLAC over and over, as fast as
