@@ -70,7 +70,7 @@ vet:
 # smoke test of the real player under Xvfb, all with the race detector.
 test: deps-test build vet
 	CGO_ENABLED=0 $(GO) test -tags $(TAGS) ./ui ./player/... ./desktop/...
-	TANDEM_PLAYER_BIN=$(CURDIR)/bin/player TANDEM_HUB_BIN=$(CURDIR)/bin/hub TANDEM_ARTIFACTS=$(CURDIR)/artifacts TANDEM_REQUIRE_DBUS=1 \
+	TANDEM_PLAYER_BIN=$(CURDIR)/bin/player TANDEM_HUB_BIN=$(CURDIR)/bin/hub TANDEM_ARTIFACTS=$(CURDIR)/artifacts TANDEM_REQUIRE_DBUS=1 TANDEM_REQUIRE_PULSE=1 \
 	  $(GO) test -race -count=1 -tags $(TAGS) -timeout 20m ./...
 	@for f in $(FUZZ_TARGETS); do pkg=$${f%%:*}; fn=$${f##*:}; \
 	  echo "fuzz $$fn in $$pkg for $(FUZZTIME_SHORT)"; \

@@ -168,17 +168,17 @@ func New(log *slog.Logger, out Output) *Engine {
 		out = NewMuted()
 	}
 	e := &Engine{log: log, out: out, rate: 1, gain: 1, gainTo: 1, volume: 1, trackGain: 1, idleAfter: IdleAfter}
+	// idler is set before Start: the output reads the engine at once.
+	e.idler, _ = out.(Idler)
 	if err := out.Start(pcm{e}); err != nil {
 		log.Warn("audio output failed; muted", "output", out.Name(), "err", err)
 		out.Close()
-		e.out = NewMuted()
+		m := NewMuted()
+		e.out, e.idler = m, m
 		if err := e.out.Start(pcm{e}); err != nil {
 			// A fresh Muted output always starts.
 			log.Error("audio: muted output failed", "err", err)
 		}
-	}
-	if i, ok := e.out.(Idler); ok {
-		e.idler = i
 	}
 	log.Info("audio engine started", "output", e.out.Name())
 	return e

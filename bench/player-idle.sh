@@ -4,7 +4,8 @@
 # its CPU while paused with the window visible, under Xvfb, with the
 # built-in hub and a fresh home. Usage: bench/player-idle.sh [seconds] [runs]
 # With PULSE=1 the player's sound goes to a PulseAudio null sink (a real
-# output stream, as on a desktop) instead of the muted output.
+# output stream, as on a desktop) instead of the muted output. The sink has
+# norewinds=1, as in the tests (internal/testhub.Pulse says why).
 set -euo pipefail
 secs=${1:-60}
 runs=${2:-3}
@@ -20,7 +21,7 @@ pulse_env=()
 if [ "${PULSE:-}" = 1 ]; then
   rt=$(mktemp -d)
   XDG_RUNTIME_DIR=$rt HOME=$rt pulseaudio -n --daemonize=no --exit-idle-time=-1 -L module-native-protocol-unix \
-    -L "module-null-sink sink_name=nullsink" -L module-always-sink >/dev/null 2>&1 &
+    -L "module-null-sink sink_name=nullsink norewinds=1" -L module-always-sink >/dev/null 2>&1 &
   pulse=$!
   trap 'kill $xvfb $pulse 2>/dev/null; wait $xvfb $pulse 2>/dev/null; rm -rf "$rt"' EXIT
   for _ in $(seq 100); do [ -S "$rt/pulse/native" ] && break; sleep 0.1; done

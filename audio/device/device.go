@@ -42,7 +42,7 @@ const DefaultDeviceBuffer = 40 * time.Millisecond
 // reaction time, not sync. Zero values mean the defaults above.
 type Options struct {
 	DeviceBuffer time.Duration // the ALSA buffer
-	PlayerBuffer time.Duration // oto's buffer ahead of it
+	PlayerBuffer time.Duration // oto's buffer ahead of it; at least DeviceBuffer
 }
 
 // Output is a sound card output.
@@ -51,9 +51,10 @@ type Output struct {
 	ctx  *oto.Context
 	opts Options
 
-	mu     sync.Mutex // guards player and closed
+	mu     sync.Mutex // guards player, closed and idle
 	player *oto.Player
 	closed bool
+	idle   bool // Idle paused the player and suspended the context
 
 	// playing is player once started, for Latency, which runs inside
 	// oto's read of the PCM and must not take mu (Close holds it while it
@@ -81,6 +82,9 @@ func OpenWith(ctx context.Context, log *slog.Logger, opts Options) (audio.Output
 	if opts.PlayerBuffer <= 0 {
 		opts.PlayerBuffer = DefaultPlayerBuffer
 	}
+	// A player buffer smaller than the device's leaves oto's writer short
+	// of PCM for a whole ALSA period, and it plays silence in the gap.
+	opts.PlayerBuffer = max(opts.PlayerBuffer, opts.DeviceBuffer)
 	c, ready, err := oto.NewContext(&oto.NewContextOptions{
 		SampleRate:   int(audio.SampleRate),
 		ChannelCount: audio.Channels,
@@ -147,8 +151,44 @@ func (o *Output) Latency() time.Duration {
 	return d
 }
 
+// Idle rests the device while the engine has nothing to play: the player
+// stops reading the engine and oto's writer stops feeding ALSA, so the
+// stream underruns and costs nothing (0.05% of a core, against 3.5% to
+// keep a PulseAudio stream fed with silence). It implements audio.Idler.
+func (o *Output) Idle() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed || o.player == nil || o.idle {
+		return
+	}
+	o.idle = true
+	o.player.Pause()
+	if err := o.ctx.Suspend(); err != nil {
+		o.log.Warn("device: suspend while idle", "err", err)
+	}
+}
+
+// Wake ends Idle. The player drops the stale PCM it held and refills from
+// the engine; oto's writer then recovers the stream from its underrun. On
+// PulseAudio the first new frame reaches the sink about 10 ms later.
+func (o *Output) Wake() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed || o.player == nil || !o.idle {
+		return
+	}
+	o.idle = false
+	o.player.Reset()
+	o.player.Play()
+	if err := o.ctx.Resume(); err != nil {
+		o.log.Warn("device: resume after idle", "err", err)
+	}
+}
+
 // Close stops playing and suspends the device. oto gives no way to
 // release the device itself; it stays open, idle, until the process exits.
+// (oto's Player.Close does nothing until the player is garbage: Pause is
+// what stops it reading.)
 func (o *Output) Close() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -159,7 +199,8 @@ func (o *Output) Close() error {
 	if o.player == nil {
 		return nil
 	}
-	err := o.player.Close()
+	o.player.Pause()
+	err := o.player.Err()
 	// Stop feeding the device silence; the context itself cannot close.
 	if serr := o.ctx.Suspend(); serr != nil {
 		o.log.Warn("device: suspend", "err", serr)
@@ -169,3 +210,5 @@ func (o *Output) Close() error {
 	}
 	return nil
 }
+
+var _ audio.Idler = (*Output)(nil)

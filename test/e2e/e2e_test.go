@@ -144,20 +144,7 @@ func startX(t *testing.T, width int) string {
 // returns that dir for XDG_RUNTIME_DIR.
 func startPulse(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "tandem-pulse-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	env := []string{"XDG_RUNTIME_DIR=" + dir, "HOME=" + dir}
-	startBackground(t, env, "pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1",
-		"-L", "module-native-protocol-unix", "-L", "module-null-sink sink_name=nullsink", "-L", "module-always-sink")
-	waitUntil(t, "PulseAudio", 15*time.Second, func() bool {
-		cmd := exec.Command("pactl", "info")
-		cmd.Env = append(os.Environ(), env...)
-		return cmd.Run() == nil
-	})
-	return dir
+	return testhub.Pulse(t)
 }
 
 // record captures d of the null sink's monitor and returns its RMS level
