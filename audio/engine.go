@@ -222,11 +222,11 @@ func (e *Engine) goIdle() {
 	}
 }
 
-// wake stops the countdown to idling and wakes a resting output. Play and
-// Schedule call it after releasing e.mu.
-func (e *Engine) wake() {
+// wake stops the countdown to idling and wakes a resting output, and
+// reports whether it did. Play and Schedule call it after releasing e.mu.
+func (e *Engine) wake() bool {
 	if e.idler == nil {
-		return
+		return false
 	}
 	e.idleMu.Lock()
 	defer e.idleMu.Unlock()
@@ -242,6 +242,7 @@ func (e *Engine) wake() {
 		e.log.Debug("audio: output woken")
 		e.idler.Wake()
 	}
+	return w
 }
 
 // Idle reports whether the engine has rested its output.
@@ -384,9 +385,15 @@ func (e *Engine) Play() {
 		e.mu.Unlock()
 		return
 	}
+	was := e.playing
 	e.playing, e.sched, e.stopping = true, nil, false
 	e.mu.Unlock()
-	e.wake()
+	if woke := e.wake(); !woke && !was {
+		// A running output holds silence; a woken one was refilled.
+		if f, ok := e.out.(Flusher); ok {
+			f.Flush()
+		}
+	}
 }
 
 // Pause pauses the current track at once, dropping a pending Schedule or

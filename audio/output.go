@@ -44,6 +44,13 @@ type Idler interface {
 	Wake()
 }
 
+// Flusher is an Output that can drop the PCM it holds but has not played
+// yet. The engine flushes it when Play starts a paused track at once, so
+// that the track is not heard only after the silence already queued.
+type Flusher interface {
+	Flush()
+}
+
 // Muted is an Output without sound: it reads the PCM at real-time pace and
 // discards it, so positions advance as they would on a sound card. It is
 // the fallback when there is no audio device, and the output of tests.

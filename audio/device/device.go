@@ -185,6 +185,19 @@ func (o *Output) Wake() {
 	}
 }
 
+// Flush drops the PCM oto's player holds and refills it from the engine at
+// once, so that a track started now is not queued behind the silence
+// rendered while it was paused. It implements audio.Flusher.
+func (o *Output) Flush() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed || o.player == nil || o.idle {
+		return
+	}
+	o.player.Reset()
+	o.player.Play()
+}
+
 // Close stops playing and suspends the device. oto gives no way to
 // release the device itself; it stays open, idle, until the process exits.
 // (oto's Player.Close does nothing until the player is garbage: Pause is
@@ -211,4 +224,7 @@ func (o *Output) Close() error {
 	return nil
 }
 
-var _ audio.Idler = (*Output)(nil)
+var (
+	_ audio.Idler   = (*Output)(nil)
+	_ audio.Flusher = (*Output)(nil)
+)
