@@ -72,14 +72,13 @@ func BenchmarkIdle(b *testing.B) {
 	b.ReportMetric(100*float64(cpuTime()-start)/float64(idle), "%cpu")
 }
 
-// toneWAV returns a WAV of a 440 Hz sine at half scale, loud from its
-// first frame.
-func toneWAV(d time.Duration) []byte {
-	n := int(audio.SampleRate.N(d))
+// wavOf returns a 16-bit stereo WAV at audio.SampleRate with mono on both
+// channels.
+func wavOf(mono []int16) []byte {
 	var b bytes.Buffer
 	le := binary.LittleEndian
 	b.WriteString("RIFF")
-	_ = binary.Write(&b, le, uint32(36+n*4))
+	_ = binary.Write(&b, le, uint32(36+len(mono)*4))
 	b.WriteString("WAVEfmt ")
 	_ = binary.Write(&b, le, struct {
 		Size             uint32
@@ -88,12 +87,21 @@ func toneWAV(d time.Duration) []byte {
 		Align, Bits      uint16
 	}{16, 1, 2, 44100, 44100 * 4, 4, 16})
 	b.WriteString("data")
-	_ = binary.Write(&b, le, uint32(n*4))
-	for i := range n {
-		v := int16(16384 * math.Sin(2*math.Pi*440*float64(i)/44100))
+	_ = binary.Write(&b, le, uint32(len(mono)*4))
+	for _, v := range mono {
 		_ = binary.Write(&b, le, [2]int16{v, v})
 	}
 	return b.Bytes()
+}
+
+// toneWAV returns a WAV of a 440 Hz sine at half scale, loud from its
+// first frame.
+func toneWAV(d time.Duration) []byte {
+	mono := make([]int16, int(audio.SampleRate.N(d)))
+	for i := range mono {
+		mono[i] = int16(16384 * math.Sin(2*math.Pi*440*float64(i)/44100))
+	}
+	return wavOf(mono)
 }
 
 // BenchmarkPlayToSound measures, on a private PulseAudio null sink, the
