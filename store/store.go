@@ -35,9 +35,6 @@ const FileName = "tandem.db"
 // SchemaVersion is the schema version that Open migrates a database to.
 const SchemaVersion = 5
 
-// batchDelay is the longest a batched write waits to share a commit.
-const batchDelay = 2 * time.Millisecond
-
 // defaultTimeout is how long Open waits for the file lock by default.
 const defaultTimeout = 1 * time.Second
 
@@ -114,6 +111,7 @@ type DB struct {
 	now    func() time.Time
 	// observeTx is Options.ObserveTx, or a no-op.
 	observeTx func(kind string, d time.Duration)
+	group     groupCommit // the batched writes' commits
 }
 
 // Open opens the database in dir, creating dir (mode 0700) and the file
@@ -141,11 +139,8 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	// Batched writes (rooms) wait at most this long for company before they
-	// commit: long enough to share an fsync under load, short next to the
-	// hub's scheduling lead.
-	bdb.MaxBatchDelay = batchDelay
 	d := &DB{db: bdb, path: path, logger: opts.Logger, now: opts.Now, observeTx: opts.ObserveTx}
+	d.group.db = bdb
 	if d.observeTx == nil {
 		d.observeTx = func(string, time.Duration) {}
 	}
@@ -181,11 +176,12 @@ func (d *DB) update(fn func(tx *bolt.Tx) error) error {
 	return err
 }
 
-// batch runs fn in a batched read-write transaction (bolt.DB.Batch: fn may
-// run more than once), timed for Options.ObserveTx.
+// batch runs fn in a read-write transaction shared with the other batched
+// writes of the moment (groupCommit: fn may run more than once), timed for
+// Options.ObserveTx.
 func (d *DB) batch(fn func(tx *bolt.Tx) error) error {
 	start := time.Now()
-	err := d.db.Batch(fn)
+	err := d.group.run(fn)
 	d.observeTx("batch", time.Since(start))
 	return err
 }
