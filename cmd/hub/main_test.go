@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -37,13 +38,16 @@ func TestServeDemo(t *testing.T) {
 	done := make(chan error, 1)
 	var logs bytes.Buffer
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--demo"}, &bytes.Buffer{}, &logs, ready)
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--demo", "--gc-percent", "70"}, &bytes.Buffer{}, &logs, ready)
 	}()
 	var addr string
 	select {
 	case addr = <-ready:
 	case err := <-done:
 		t.Fatalf("serve: %v\n%s", err, logs.String())
+	}
+	if old := debug.SetGCPercent(100); old != 70 {
+		t.Errorf("serve --gc-percent 70 left GOGC at %d", old)
 	}
 
 	// A second hub on the same data directory fails at once.
@@ -85,7 +89,8 @@ func TestServeDemo(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{nil, {"frobnicate"}, {"token"}, {"token", "create", "--data", t.TempDir()}} {
+	for _, args := range [][]string{nil, {"frobnicate"}, {"token"}, {"token", "create", "--data", t.TempDir()},
+		{"serve", "--data", t.TempDir(), "--gc-percent", "5"}} {
 		if err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{}, nil); err == nil {
 			t.Errorf("run(%q) succeeded", args)
 		}
