@@ -30,24 +30,10 @@ func (w tWriter) Write(p []byte) (int, error) {
 }
 
 // TestPlayThroughPulse plays through the sound card output into a private
-// PulseAudio server's null sink (testhub.Pulse), recording the sink's
-// monitor. oto allows one device context per process, so the checks on
-// that one device are subtests, in order.
+// PulseAudio server's null sink (pulseEngine), recording the sink's
+// monitor. The checks on that one device are subtests, in order.
 func TestPlayThroughPulse(t *testing.T) {
-	dir := testhub.Pulse(t)
-	if _, err := exec.LookPath("parecord"); err != nil {
-		t.Fatalf("parecord is not installed (the Debian package pulseaudio-utils): %v", err)
-	}
-	t.Setenv("XDG_RUNTIME_DIR", dir)
-	t.Setenv("HOME", dir)
-	t.Setenv("PULSE_SERVER", "unix:"+filepath.Join(dir, "pulse", "native"))
-	log := testLog(t)
-	out, err := Open(context.Background(), log)
-	if err != nil {
-		t.Fatalf("PulseAudio runs but Open failed: %v", err)
-	}
-	e := audio.New(log, out)
-	defer e.Close()
+	e := pulseEngine(t)
 	if e.Muted() {
 		t.Fatal("engine is muted with a working device")
 	}

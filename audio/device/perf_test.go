@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"math"
 	"os/exec"
-	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -33,16 +32,7 @@ func cpuTime() time.Duration {
 // first seconds after the pause while the stream is still fed silence, and
 // "%cpu", each second of b.N once the engine has rested the device.
 func BenchmarkIdle(b *testing.B) {
-	dir := testhub.Pulse(b)
-	b.Setenv("XDG_RUNTIME_DIR", dir)
-	b.Setenv("HOME", dir)
-	b.Setenv("PULSE_SERVER", "unix:"+filepath.Join(dir, "pulse", "native"))
-	out, err := Open(context.Background(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	e := audio.New(nil, out)
-	defer e.Close()
+	e := pulseEngine(b)
 	track := assets.Demo()[0]
 	if err := e.Load(track.ID(), bytes.NewReader(track.Data)); err != nil {
 		b.Fatal(err)
@@ -113,16 +103,7 @@ func toneWAV(d time.Duration) []byte {
 // the stream still ran, fed silence, and the track's first frames queue
 // behind the silence already in oto's and ALSA's buffers.
 func BenchmarkPlayToSound(b *testing.B) {
-	dir := testhub.Pulse(b)
-	b.Setenv("XDG_RUNTIME_DIR", dir)
-	b.Setenv("HOME", dir)
-	b.Setenv("PULSE_SERVER", "unix:"+filepath.Join(dir, "pulse", "native"))
-	out, err := Open(context.Background(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	e := audio.New(nil, out)
-	defer e.Close()
+	e := pulseEngine(b)
 	if err := e.Load("tone", bytes.NewReader(toneWAV(2*time.Second))); err != nil {
 		b.Fatal(err)
 	}

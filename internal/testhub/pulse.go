@@ -3,6 +3,8 @@ package testhub
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"syscall"
@@ -27,19 +29,39 @@ const PulseSink = "nullsink"
 // a stall of up to 2 s that no sound card or PipeWire shows.
 func Pulse(t testing.TB) string {
 	t.Helper()
-	bin, err := exec.LookPath("pulseaudio")
-	if err != nil {
+	dir, stop, err := StartPulse()
+	if errors.Is(err, exec.ErrNotFound) {
 		if os.Getenv("TANDEM_REQUIRE_PULSE") == "1" {
-			t.Fatalf("pulseaudio not found (install the Debian packages pulseaudio and pulseaudio-utils): %v", err)
+			t.Fatal(err)
 		}
-		t.Skipf("pulseaudio not found; install the Debian packages pulseaudio and pulseaudio-utils: %v", err)
+		t.Skip(err)
 	}
-	// A short directory: unix socket paths are limited to about 100 bytes.
-	dir, err := os.MkdirTemp("", "pulse")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		out := stop()
+		if t.Failed() {
+			t.Logf("pulseaudio output:\n%s", out)
+		}
+	})
+	return dir
+}
+
+// StartPulse is Pulse for a caller without a test, such as a TestMain: it
+// returns the runtime directory and a function that stops the server and
+// returns what it printed. The error wraps exec.ErrNotFound when
+// pulseaudio is not installed.
+func StartPulse() (dir string, stop func() string, err error) {
+	bin, err := exec.LookPath("pulseaudio")
+	if err != nil {
+		return "", nil, fmt.Errorf("pulseaudio (the Debian packages pulseaudio and pulseaudio-utils): %w", err)
+	}
+	// A short directory: unix socket paths are limited to about 100 bytes.
+	dir, err = os.MkdirTemp("", "pulse")
+	if err != nil {
+		return "", nil, fmt.Errorf("pulseaudio: %w", err)
+	}
 	env := append(os.Environ(), "XDG_RUNTIME_DIR="+dir, "HOME="+dir)
 	cmd := exec.Command(bin, "-n", "--daemonize=no", "--exit-idle-time=-1",
 		"-L", "module-native-protocol-unix",
@@ -50,14 +72,15 @@ func Pulse(t testing.TB) string {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start pulseaudio: %v", err)
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("start pulseaudio: %w", err)
 	}
 	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	t.Cleanup(func() {
+	stop = func() string {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-exited:
@@ -65,10 +88,9 @@ func Pulse(t testing.TB) string {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-exited
 		}
-		if t.Failed() {
-			t.Logf("pulseaudio output:\n%s", out.String())
-		}
-	})
+		os.RemoveAll(dir)
+		return out.String()
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -77,15 +99,15 @@ func Pulse(t testing.TB) string {
 		err := info.Run()
 		cancel()
 		if err == nil {
-			return dir
+			return dir, stop, nil
 		}
 		select {
 		case <-exited:
-			t.Fatalf("pulseaudio exited at start:\n%s", out.String())
+			return "", nil, fmt.Errorf("pulseaudio exited at start: %s", stop())
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("pulseaudio did not answer pactl info in 15 s (last: %v):\n%s", err, out.String())
+			return "", nil, fmt.Errorf("pulseaudio did not answer pactl info in 15 s (last: %v): %s", err, stop())
 		}
 	}
 }
