@@ -194,7 +194,7 @@ func (e *Engine) busyLocked() bool {
 // plays. It runs at every read, so a track's end, a Pause and a Stop that
 // has come all start it. e.mu must be held.
 func (e *Engine) armIdleLocked() {
-	if e.idler == nil || e.idling || e.idleArmed || e.closed || e.busyLocked() {
+	if e.idler == nil || e.idleAfter <= 0 || e.idling || e.idleArmed || e.closed || e.busyLocked() {
 		return
 	}
 	e.idleArmed = true
@@ -243,6 +243,20 @@ func (e *Engine) wake() bool {
 		e.idler.Wake()
 	}
 	return w
+}
+
+// SetIdleAfter sets how long after the last sound the engine rests an
+// output that can (IdleAfter by default); 0 or less never rests it. A
+// countdown under way starts again with the new length.
+func (e *Engine) SetIdleAfter(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.idleAfter = d
+	if e.idleArmed {
+		e.idleTimer.Stop() // if it already fired, goIdle decides as before
+		e.idleArmed = false
+		e.armIdleLocked()
+	}
 }
 
 // Idle reports whether the engine has rested its output.

@@ -449,3 +449,39 @@ func TestEngineIdlesOutput(t *testing.T) {
 		}
 	})
 }
+
+// TestEngineSetIdleAfter checks that SetIdleAfter restarts a countdown
+// under way with its new length, and that 0 never rests the output.
+func TestEngineSetIdleAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := New(testLog(t), NewMuted())
+		defer e.Close()
+		time.Sleep(100 * time.Millisecond) // the countdown of IdleAfter runs
+		synctest.Wait()
+		e.SetIdleAfter(500 * time.Millisecond)
+		time.Sleep(400 * time.Millisecond)
+		synctest.Wait()
+		if e.Idle() {
+			t.Fatal("rested 400 ms after SetIdleAfter(500 ms)")
+		}
+		time.Sleep(200 * time.Millisecond)
+		synctest.Wait()
+		if !e.Idle() {
+			t.Fatal("still running 600 ms after SetIdleAfter(500 ms)")
+		}
+
+		flac := demo(t, "morning-tram.flac")
+		if err := e.Load(flac.ID(), bytes.NewReader(flac.Data)); err != nil {
+			t.Fatal(err)
+		}
+		e.SetIdleAfter(0)
+		e.Play() // wakes the output
+		time.Sleep(time.Second)
+		e.Pause()
+		time.Sleep(10 * IdleAfter)
+		synctest.Wait()
+		if e.Idle() {
+			t.Fatal("rested with SetIdleAfter(0)")
+		}
+	})
+}

@@ -31,7 +31,7 @@ type testHub struct {
 	pl  tandem.Playlist
 }
 
-func newHub(t *testing.T) *testHub {
+func newHub(t testing.TB) *testHub {
 	t.Helper()
 	db, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
@@ -53,7 +53,7 @@ func newHub(t *testing.T) *testHub {
 
 // newCore starts a headless player core for name, with the real audio
 // engine on the muted output (paced in real time, no sound card needed).
-func (th *testHub) newCore(t *testing.T, name string) (*player.Core, *audio.Engine) {
+func (th *testHub) newCore(t testing.TB, name string) (*player.Core, *audio.Engine) {
 	t.Helper()
 	tok, err := th.db.CreateToken(name)
 	if err != nil {
@@ -105,7 +105,7 @@ func (r *recorder) count(o player.Origin) int {
 	return n
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
