@@ -88,6 +88,13 @@ type Engine struct {
 	idleArmed bool
 	idling    bool
 	idleAfter time.Duration
+	// fresh: until then, every reading of the output's timeline replaces
+	// the smoothed one instead of nudging it. Set when the output was
+	// woken or flushed: the PCM it dropped was counted as handed, and a
+	// woken stream starts over, so the old timeline is stale by up to a
+	// buffer, which smoothing would take hundreds of milliseconds to
+	// forget.
+	fresh time.Time
 
 	// Loudness (volume.go): the gain in force and the one it ramps to.
 	gain, gainTo float64
@@ -151,6 +158,10 @@ const (
 	// over about that many reads, and follows the drift of the sound
 	// card's clock against the local one.
 	baseSmoothing = 8
+	// freshFor is how long after waking or flushing the output the engine
+	// takes each reading of its timeline as it is: a few of the output's
+	// reads, while its buffers refill.
+	freshFor = 100 * time.Millisecond
 	// IdleAfter is how long the engine lets an output that can rest (an
 	// Idler) run on silence after the last sound before idling it. Long
 	// enough that a pause and a quick resume never wait for the device.
@@ -237,6 +248,9 @@ func (e *Engine) wake() bool {
 	}
 	w := e.idling && !e.closed
 	e.idling = false
+	if w {
+		e.fresh = time.Now().Add(freshFor)
+	}
 	e.mu.Unlock()
 	if w {
 		e.log.Debug("audio: output woken")
@@ -405,6 +419,9 @@ func (e *Engine) Play() {
 	if woke := e.wake(); !woke && !was {
 		// A running output holds silence; a woken one was refilled.
 		if f, ok := e.out.(Flusher); ok {
+			e.mu.Lock()
+			e.fresh = time.Now().Add(freshFor)
+			e.mu.Unlock()
 			f.Flush()
 		}
 	}
@@ -725,8 +742,8 @@ func (e *Engine) timebase(now time.Time, lat time.Duration) {
 	handed := float64(e.handed) / BytesPerFrame
 	b := now.Add(lat - time.Duration(handed/float64(SampleRate)*float64(time.Second)))
 	d := b.Sub(e.base)
-	if !e.baseOK || d > rebase || d < -rebase {
-		if e.baseOK {
+	if !e.baseOK || d > rebase || d < -rebase || now.Before(e.fresh) {
+		if e.baseOK && (d > rebase || d < -rebase) {
 			e.log.Debug("audio: output timeline jumped", "by", d, "latency", lat, "handed_s", handed/float64(SampleRate))
 		}
 		e.base, e.baseOK = b, true

@@ -2,6 +2,7 @@ package audio
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -482,6 +483,82 @@ func TestEngineSetIdleAfter(t *testing.T) {
 		synctest.Wait()
 		if e.Idle() {
 			t.Fatal("rested with SetIdleAfter(0)")
+		}
+	})
+}
+
+// restOutput is a pullOutput, pulled by hand, that can rest.
+type restOutput struct {
+	pullOutput
+	mu    sync.Mutex
+	idle  bool
+	wakes int
+}
+
+func (o *restOutput) Idle() { o.mu.Lock(); o.idle = true; o.mu.Unlock() }
+func (o *restOutput) Wake() { o.mu.Lock(); o.idle = false; o.wakes++; o.mu.Unlock() }
+
+// TestEngineTimelineAfterWake checks that a start scheduled just after the
+// output wakes is heard on its instant even when the woken output's
+// timeline differs from the old one by less than the engine takes for a
+// jump: a sound card output drops the PCM it held when it wakes, and its
+// stream starts over.
+func TestEngineTimelineAfterWake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := &restOutput{pullOutput: pullOutput{latency: 90 * time.Millisecond}}
+		e := New(testLog(t), out)
+		defer e.Close()
+		e.SetIdleAfter(200 * time.Millisecond)
+		loud := make([][2]int16, int(SampleRate))
+		for i := range loud {
+			loud[i] = [2]int16{10000, 10000}
+		}
+		if err := e.Load("loud", bytes.NewReader(wavBytes(loud))); err != nil {
+			t.Fatal(err)
+		}
+		const chunk = 441 // 10 ms
+		buf := make([]byte, chunk*BytesPerFrame)
+		// pull reads d of PCM in 10 ms chunks, a chunk every 10 ms, and
+		// returns when the first loud frame it read is heard, by the
+		// output's latency, or the zero time.
+		pull := func(d time.Duration) time.Time {
+			var heard time.Time
+			for range int(d / (10 * time.Millisecond)) {
+				time.Sleep(10 * time.Millisecond)
+				at := time.Now().Add(out.latency)
+				if _, err := io.ReadFull(out.pcm, buf); err != nil {
+					t.Fatal(err)
+				}
+				for i := 0; heard.IsZero() && i < chunk; i++ {
+					if int16(binary.LittleEndian.Uint16(buf[i*BytesPerFrame:])) != 0 {
+						heard = at.Add(SampleRate.D(i))
+					}
+				}
+			}
+			return heard
+		}
+
+		pull(time.Second) // the timeline settles; the engine rests the output
+		if !e.Idle() {
+			t.Fatal("the engine did not rest the output")
+		}
+		time.Sleep(80 * time.Millisecond) // resting: no pulls
+		// Woken, the output's timeline is 20 ms later than the old one
+		// would have it, within the engine's 30 ms for a jump.
+		out.latency = 90*time.Millisecond - 80*time.Millisecond + 20*time.Millisecond
+		cue := time.Now().Add(100 * time.Millisecond)
+		if err := e.Schedule(0, cue); err != nil {
+			t.Fatal(err)
+		}
+		if out.wakes != 1 {
+			t.Fatalf("Schedule woke the output %d times, want 1", out.wakes)
+		}
+		heard := pull(300 * time.Millisecond)
+		if heard.IsZero() {
+			t.Fatal("the track did not start")
+		}
+		if d := heard.Sub(cue); d < -time.Millisecond || d > time.Millisecond {
+			t.Errorf("the start scheduled after waking is heard %v off its instant, want within 1 ms", d)
 		}
 	})
 }

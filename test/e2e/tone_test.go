@@ -63,10 +63,12 @@ func toneChild(t *testing.T) {
 	}
 	e := audio.New(log, out)
 	defer e.Close()
-	// A fresh PulseAudio stream can stall for a second or more before it
-	// runs (the engine logs the jump of its timeline); a player starts
-	// its engine long before the first track, so let the stream settle.
-	time.Sleep(3 * time.Second)
+	// A player starts its engine long before the first track: by then the
+	// engine has rested the output, and the Schedule below wakes it.
+	time.Sleep(audio.IdleAfter + 500*time.Millisecond)
+	if !e.Idle() {
+		t.Fatal("the engine did not rest the output before the first track")
+	}
 	if err := e.Load("a", bytes.NewReader(toneWAV(0, toneFirst))); err != nil {
 		t.Fatal(err)
 	}
