@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -35,6 +36,23 @@ type groupCall struct {
 // commits the queue.
 var errLead = errors.New("store: lead the next group commit")
 
+// panicked carries a write's panic to the goroutine that asked for the
+// write, so that a panicking write neither kills the leader nor leaves the
+// writes queued behind it waiting.
+type panicked struct{ v any }
+
+func (p panicked) Error() string { return fmt.Sprintf("store: a batched write panicked: %v", p.v) }
+
+// call runs fn, turning a panic into a panicked error.
+func call(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicked{v}
+		}
+	}()
+	return fn(tx)
+}
+
 // run runs fn in a write transaction shared with the writes queued with it.
 func (g *groupCommit) run(fn func(*bolt.Tx) error) error {
 	c := &groupCall{fn: fn, done: make(chan error, 1)}
@@ -43,7 +61,7 @@ func (g *groupCommit) run(fn func(*bolt.Tx) error) error {
 	if g.leading {
 		g.mu.Unlock()
 		if err := <-c.done; err != errLead {
-			return err // committed by another leader
+			return result(err) // committed by another leader
 		}
 		g.mu.Lock() // leading stays true: it passed to this caller
 	} else {
@@ -66,7 +84,16 @@ func (g *groupCommit) run(fn func(*bolt.Tx) error) error {
 		g.leading = false
 		g.mu.Unlock()
 	}
-	return <-c.done
+	return result(<-c.done)
+}
+
+// result returns a write's error, or panics again with its panic, now in
+// the goroutine that asked for the write.
+func result(err error) error {
+	if p, ok := err.(panicked); ok {
+		panic(p.v)
+	}
+	return err
 }
 
 // commit runs the calls in one transaction and sends each its result.
@@ -75,7 +102,7 @@ func (g *groupCommit) commit(batch []*groupCall) {
 		failed := -1
 		err := g.db.Update(func(tx *bolt.Tx) error {
 			for i, c := range batch {
-				if err := c.fn(tx); err != nil {
+				if err := call(c.fn, tx); err != nil {
 					failed = i
 					return err
 				}
@@ -89,7 +116,7 @@ func (g *groupCommit) commit(batch []*groupCall) {
 			return
 		}
 		c := batch[failed]
-		c.done <- g.db.Update(c.fn)
+		c.done <- g.db.Update(func(tx *bolt.Tx) error { return call(c.fn, tx) })
 		batch = append(batch[:failed:failed], batch[failed+1:]...)
 	}
 }

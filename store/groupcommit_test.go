@@ -131,3 +131,24 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestGroupCommitPanic checks that a write that panics panics in its own
+// caller, and that the group commit goes on for the others.
+func TestGroupCommitPanic(t *testing.T) {
+	g := &groupCommit{db: openBolt(t)}
+	func() {
+		defer func() {
+			if v := recover(); v != "boom" {
+				t.Errorf("recovered %v, want the write's own panic", v)
+			}
+		}()
+		_ = g.run(func(*bolt.Tx) error { panic("boom") })
+		t.Error("the panicking write returned")
+	}()
+	if err := g.run(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists([]byte("after"))
+		return err
+	}); err != nil {
+		t.Fatalf("a write after the panic: %v", err)
+	}
+}
