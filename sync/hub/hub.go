@@ -192,11 +192,12 @@ func (h *Hub) run(sid string, fn func()) bool {
 // liveRoom is a room's state while the hub runs. Commands on one room are
 // serialised by its mutex; the copy in room is what the store holds.
 type liveRoom struct {
-	mu       sync.Mutex // guards the following
-	room     tandem.Room
-	members  map[string]*socketio.Socket // socket id -> socket
-	ended    *time.Timer                 // fires when the playing track ends
-	presence *time.Timer                 // a coalesced presence event on its way
+	mu         sync.Mutex // guards the following
+	room       tandem.Room
+	members    map[string]*socketio.Socket // socket id -> socket
+	ended      *time.Timer                 // fires when the playing track ends
+	presence   *time.Timer                 // a coalesced presence event on its way
+	presenceAt time.Time                   // when the last presence event went out
 	// Buffering (buffering.go): the sockets getting the current track
 	// ready, the end of a wait for them, and whether the room's first
 	// track has loaded.
@@ -593,15 +594,35 @@ func (h *Hub) dropMember(s *socketio.Socket) {
 // were, so filling a room of N costs O(N) events rather than O(N²).
 const presenceDelay = 100 * time.Millisecond
 
+// presenceSpacing is the least time between two presence events of a room
+// of n members: presenceDelay, plus presencePerMember for each member, up
+// to presenceEvery. Each event goes to every member and lists them all, so
+// while a big room's membership keeps changing (the storm of reconnections
+// after a hub restarts) its events come less often, and a small room's
+// friends still show at once.
+func presenceSpacing(n int) time.Duration {
+	return min(presenceEvery, max(presenceDelay, time.Duration(n)*presencePerMember))
+}
+
+const (
+	presencePerMember = 10 * time.Millisecond
+	presenceEvery     = time.Second
+)
+
 // presenceLocked schedules the room's presence event; lr.mu must be held.
 func (h *Hub) presenceLocked(lr *liveRoom) {
 	if lr.presence != nil {
 		return // one is already on its way and will carry this change
 	}
 	name := lr.room.Name
-	lr.presence = time.AfterFunc(presenceDelay, func() {
+	delay := presenceDelay
+	if since := time.Since(lr.presenceAt); since < presenceSpacing(len(lr.members)) {
+		delay = max(delay, presenceSpacing(len(lr.members))-since)
+	}
+	lr.presence = time.AfterFunc(delay, func() {
 		lr.mu.Lock()
 		lr.presence = nil
+		lr.presenceAt = time.Now()
 		members := lr.membersLocked()
 		lr.mu.Unlock()
 		h.mu.Lock()

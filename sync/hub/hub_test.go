@@ -461,3 +461,17 @@ func TestRunnerOrderAndLimit(t *testing.T) {
 		t.Fatalf("ran %d, %d runners left", len(order), len(h.runners))
 	}
 }
+
+// TestPresenceSpacing: a small room's presence events may follow each
+// other after presenceDelay; a big room's are spaced by its size, up to
+// presenceEvery.
+func TestPresenceSpacing(t *testing.T) {
+	for _, c := range []struct {
+		members int
+		want    time.Duration
+	}{{0, presenceDelay}, {2, presenceDelay}, {10, presenceDelay}, {50, 500 * time.Millisecond}, {100, time.Second}, {1000, time.Second}} {
+		if got := presenceSpacing(c.members); got != c.want {
+			t.Errorf("presenceSpacing(%d) = %v, want %v", c.members, got, c.want)
+		}
+	}
+}
