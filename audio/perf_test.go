@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"io"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
 	"tandem/assets"
+	"tandem/internal/testhub"
 )
 
 // demoFLAC returns a demo track in FLAC (44.1 kHz stereo).
@@ -54,14 +54,6 @@ func BenchmarkFLACPlayback(b *testing.B) {
 	b.ReportMetric(100*float64(b.Elapsed())/float64(audio), "%core")
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkIdle measures the process's CPU while the engine is paused on
 // the muted output (issue 6 target: under 1%): "paused" in the first
 // IdleAfter after the pause, while the output still pulls every mutedTick
@@ -92,7 +84,7 @@ func BenchmarkIdle(b *testing.B) {
 			}
 			runtime.GC()
 			var idle time.Duration
-			start := cpuTime()
+			start := testhub.ProcessCPU()
 			for b.Loop() {
 				time.Sleep(time.Second)
 				idle += time.Second
@@ -100,7 +92,7 @@ func BenchmarkIdle(b *testing.B) {
 			if !rest && e.Idle() {
 				b.Fatal("the output rested during the paused measurement: use a -benchtime under IdleAfter")
 			}
-			b.ReportMetric(100*float64(cpuTime()-start)/float64(idle), "%cpu")
+			b.ReportMetric(100*float64(testhub.ProcessCPU()-start)/float64(idle), "%cpu")
 		})
 	}
 }

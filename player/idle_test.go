@@ -2,12 +2,12 @@ package player_test
 
 import (
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
 	"tandem"
 	"tandem/audio"
+	"tandem/internal/testhub"
 	"tandem/player"
 )
 
@@ -31,19 +31,10 @@ func BenchmarkIdleCore(b *testing.B) {
 	}
 	runtime.GC()
 	var idle time.Duration
-	start := processCPU()
+	start := testhub.ProcessCPU()
 	for b.Loop() {
 		time.Sleep(time.Second)
 		idle += time.Second
 	}
-	b.ReportMetric(100*float64(processCPU()-start)/float64(idle), "%cpu")
-}
-
-// processCPU returns this process's user + system time.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(100*float64(testhub.ProcessCPU()-start)/float64(idle), "%cpu")
 }

@@ -7,7 +7,6 @@ import (
 	"math"
 	"os/exec"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,16 +14,6 @@ import (
 	"tandem/audio"
 	"tandem/internal/testhub"
 )
-
-// cpuTime returns this process's user + system time, C threads included
-// (oto's ALSA writer, the pulse plugin's thread).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkIdle measures the process's CPU, C included, while the engine
 // is paused on the sound card output, playing into a private PulseAudio
@@ -42,9 +31,9 @@ func BenchmarkIdle(b *testing.B) {
 	e.Pause()
 	time.Sleep(200 * time.Millisecond)
 	paused := audio.IdleAfter - time.Second
-	start := cpuTime()
+	start := testhub.ProcessCPU()
 	time.Sleep(paused)
-	pausedCPU := cpuTime() - start
+	pausedCPU := testhub.ProcessCPU() - start
 	if e.Idle() {
 		b.Fatal("the engine rested the device before IdleAfter")
 	}
@@ -53,13 +42,13 @@ func BenchmarkIdle(b *testing.B) {
 		b.Fatal("the engine did not rest the device after IdleAfter")
 	}
 	var idle time.Duration
-	start = cpuTime()
+	start = testhub.ProcessCPU()
 	for b.Loop() {
 		time.Sleep(time.Second)
 		idle += time.Second
 	}
 	b.ReportMetric(100*float64(pausedCPU)/float64(paused), "%cpu-paused")
-	b.ReportMetric(100*float64(cpuTime()-start)/float64(idle), "%cpu")
+	b.ReportMetric(100*float64(testhub.ProcessCPU()-start)/float64(idle), "%cpu")
 }
 
 // wavOf returns a 16-bit stereo WAV at audio.SampleRate with mono on both
