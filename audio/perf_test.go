@@ -82,17 +82,10 @@ func BenchmarkIdle(b *testing.B) {
 					b.Fatalf("the output still runs %v after the pause", IdleAfter+200*time.Millisecond)
 				}
 			}
-			runtime.GC()
-			var idle time.Duration
-			start := testhub.ProcessCPU()
-			for b.Loop() {
-				time.Sleep(time.Second)
-				idle += time.Second
-			}
+			testhub.ReportIdleCPU(b)
 			if !rest && e.Idle() {
 				b.Fatal("the output rested during the paused measurement: use a -benchtime under IdleAfter")
 			}
-			b.ReportMetric(100*float64(testhub.ProcessCPU()-start)/float64(idle), "%cpu")
 		})
 	}
 }

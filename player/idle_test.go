@@ -1,7 +1,6 @@
 package player_test
 
 import (
-	"runtime"
 	"testing"
 	"time"
 
@@ -29,12 +28,5 @@ func BenchmarkIdleCore(b *testing.B) {
 	if !aAudio.Idle() {
 		b.Fatalf("the output still runs %v after the pause", audio.IdleAfter+time.Second)
 	}
-	runtime.GC()
-	var idle time.Duration
-	start := testhub.ProcessCPU()
-	for b.Loop() {
-		time.Sleep(time.Second)
-		idle += time.Second
-	}
-	b.ReportMetric(100*float64(testhub.ProcessCPU()-start)/float64(idle), "%cpu")
+	testhub.ReportIdleCPU(b)
 }

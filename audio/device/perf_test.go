@@ -41,14 +41,8 @@ func BenchmarkIdle(b *testing.B) {
 	if !e.Idle() {
 		b.Fatal("the engine did not rest the device after IdleAfter")
 	}
-	var idle time.Duration
-	start = testhub.ProcessCPU()
-	for b.Loop() {
-		time.Sleep(time.Second)
-		idle += time.Second
-	}
-	b.ReportMetric(100*float64(pausedCPU)/float64(paused), "%cpu-paused")
-	b.ReportMetric(100*float64(testhub.ProcessCPU()-start)/float64(idle), "%cpu")
+	testhub.ReportIdleCPU(b)
+	b.ReportMetric(100*float64(pausedCPU)/float64(paused), "%cpu-paused") // after the loop, which resets metrics
 }
 
 // wavOf returns a 16-bit stereo WAV at audio.SampleRate with mono on both

@@ -1,7 +1,9 @@
 package testhub
 
 import (
+	"runtime"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -14,4 +16,17 @@ func ProcessCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// ReportIdleCPU runs b's loop, sleeping a second an iteration, and reports
+// the process's CPU over those seconds as "%cpu" of one core.
+func ReportIdleCPU(b *testing.B) {
+	runtime.GC()
+	var idle time.Duration
+	start := ProcessCPU()
+	for b.Loop() {
+		time.Sleep(time.Second)
+		idle += time.Second
+	}
+	b.ReportMetric(100*float64(ProcessCPU()-start)/float64(idle), "%cpu")
 }
