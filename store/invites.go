@@ -128,18 +128,7 @@ func (d *DB) RedeemInvite(code, name string) (tandem.User, string, error) {
 		case inv.Used >= inv.MaxUses:
 			return refuseInvite(ErrInviteUsedUp)
 		}
-		users := bucket(tx, bucketUsers)
-		if users.Get([]byte(name)) != nil {
-			return tandem.Errorf(tandem.ECONFLICT, "the name %q is taken; choose another", name)
-		}
-		uv, err := json.Marshal(u)
-		if err != nil {
-			return err
-		}
-		if err := users.Put([]byte(name), uv); err != nil {
-			return err
-		}
-		if err := bucket(tx, bucketTokens).Put(tokenHash, []byte(name)); err != nil {
+		if err := putNewUser(tx, u, tokenHash); err != nil {
 			return err
 		}
 		inv.Used++
@@ -192,22 +181,28 @@ func (d *DB) RedeemRoomCode(code, name string) (tandem.User, string, error) {
 		if code == "" || bucket(tx, bucketRoomCodes).Get([]byte(code)) == nil {
 			return refuseInvite(ErrInviteUnknown)
 		}
-		users := bucket(tx, bucketUsers)
-		if users.Get([]byte(name)) != nil {
-			return tandem.Errorf(tandem.ECONFLICT, "the name %q is taken; choose another", name)
-		}
-		uv, err := json.Marshal(u)
-		if err != nil {
-			return err
-		}
-		if err := users.Put([]byte(name), uv); err != nil {
-			return err
-		}
-		return bucket(tx, bucketTokens).Put(tokenHash, []byte(name))
+		return putNewUser(tx, u, tokenHash)
 	})
 	if err != nil {
 		return tandem.User{}, "", fmt.Errorf("store: redeem room code: %w", err)
 	}
 	d.logger.Info("store user created from a room link", "user", name)
 	return u, token, nil
+}
+
+// putNewUser stores the new user u and the hash of its first token; a name
+// already taken is an ECONFLICT error.
+func putNewUser(tx *bolt.Tx, u tandem.User, tokenHash []byte) error {
+	users := bucket(tx, bucketUsers)
+	if users.Get([]byte(u.Name)) != nil {
+		return tandem.Errorf(tandem.ECONFLICT, "the name %q is taken; choose another", u.Name)
+	}
+	uv, err := json.Marshal(u)
+	if err != nil {
+		return err
+	}
+	if err := users.Put([]byte(u.Name), uv); err != nil {
+		return err
+	}
+	return bucket(tx, bucketTokens).Put(tokenHash, []byte(u.Name))
 }
