@@ -616,8 +616,8 @@ func (h *Hub) presenceLocked(lr *liveRoom) {
 	}
 	name := lr.room.Name
 	delay := presenceDelay
-	if since := time.Since(lr.presenceAt); since < presenceSpacing(len(lr.members)) {
-		delay = max(delay, presenceSpacing(len(lr.members))-since)
+	if wait := presenceSpacing(len(lr.members)) - time.Since(lr.presenceAt); wait > delay {
+		delay = wait
 	}
 	lr.presence = time.AfterFunc(delay, func() {
 		lr.mu.Lock()
