@@ -5,6 +5,7 @@ package engineio
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"syscall"
@@ -295,10 +296,9 @@ func (p *poller) close() {
 // holds the connection's turn uses its fields after watch.
 type wsReader struct {
 	wsDispatch
-	p    *poller
-	id   uint64
-	in   []byte // the bytes of an incomplete frame; nil when none
-	need int    // the size of that frame when its header is complete
+	p     *poller
+	id    uint64
+	input wsInput
 }
 
 // detach stops the loop from reading the connection (closeWith calls it).
@@ -314,55 +314,15 @@ func (r *wsReader) detach() {
 func (r *wsReader) turn() bool {
 	bp := r.p.bufs.Get().(*[]byte)
 	defer r.p.bufs.Put(bp)
-	for range readsPerTurn {
-		// Read into the pooled buffer, after the bytes kept from the last
-		// turn, or, for a frame larger than the buffer, into a buffer of
-		// the frame's size.
-		var data []byte
-		big := r.need > len(*bp)
-		if big {
-			if cap(r.in) < r.need {
-				grown := make([]byte, len(r.in), r.need)
-				copy(grown, r.in)
-				r.in = grown
-			}
-			data = r.in
-		} else {
-			data = append((*bp)[:0], r.in...)
-		}
-		space := data[len(data):cap(data)]
-		n, err := r.read(space)
-		if errors.Is(err, syscall.EAGAIN) {
-			return true
-		}
-		if err != nil || n == 0 {
-			r.fail(err)
-			return false
-		}
-		data = data[:len(data)+n]
-		rest, need, stop := r.feed(data)
-		if stop {
-			return false
-		}
-		r.need = need
-		switch {
-		case len(rest) == 0:
-			r.in = nil
-		case big:
-			r.in = r.in[:copy(r.in, rest)]
-		case need > len(*bp):
-			r.in = append(make([]byte, 0, need), rest...)
-		default:
-			r.in = append([]byte(nil), rest...)
-		}
-		if n < len(space) {
-			return true // drained: the re-armed registration reports more
-		}
+	done, err := r.input.turn(*bp, readsPerTurn, r.read, r.feed)
+	if done && err != nil {
+		r.fail(err)
 	}
-	return true
+	return !done
 }
 
-// read reads once, without blocking, into b.
+// read reads once, without blocking, into b: errNoInput when the socket
+// holds nothing now, io.EOF at the end of input.
 func (r *wsReader) read(b []byte) (int, error) {
 	var n int
 	var rerr error
@@ -374,11 +334,15 @@ func (r *wsReader) read(b []byte) (int, error) {
 			}
 		}
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return 0, err
-	}
-	if rerr != nil {
+	case rerr == syscall.EAGAIN:
+		return 0, errNoInput
+	case rerr != nil:
 		return 0, rerr
+	case n == 0:
+		return 0, io.EOF
 	}
 	return n, nil
 }

@@ -363,30 +363,94 @@ func (d *wsDispatch) feed(b []byte) (rest []byte, need int, stop bool) {
 // connection ends: where the readiness loop cannot (systems other than
 // Linux, TLS) or with Options.GoroutineReads.
 func (d *wsDispatch) readLoop() {
-	buf := make([]byte, 0, 4096)
+	var in wsInput
+	buf := make([]byte, goroutineReadBuf)
+	read := func(b []byte) (int, error) { return d.ws.nc.Read(b) }
 	for {
-		if len(buf) > 0 {
-			rest, need, stop := d.feed(buf)
-			if stop {
-				return
+		if done, err := in.turn(buf, 1, read, d.feed); done {
+			if err != nil {
+				d.fail(err)
 			}
-			buf = buf[:copy(buf, rest)]
-			if need > cap(buf) {
-				grown := make([]byte, len(buf), need)
-				copy(grown, buf)
-				buf = grown
-			}
-		}
-		n, err := d.ws.nc.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err != nil {
-			if n > 0 {
-				if _, _, stop := d.feed(buf); stop {
-					return
-				}
-			}
-			d.fail(err)
 			return
 		}
+	}
+}
+
+// goroutineReadBuf is the read buffer of a WebSocket read by a goroutine.
+const goroutineReadBuf = 4096
+
+// errNoInput is what a non-blocking read returns when the socket holds
+// nothing more for now.
+var errNoInput = errors.New("engineio: no input for now")
+
+// wsInput is the input side of one WebSocket's reader, shared by both
+// read modes: it reads into a caller's buffer, hands complete frames to
+// the parser, and keeps the bytes of a frame that has not fully arrived
+// until the next read. A frame larger than the buffer is read into a
+// buffer of its own size once its header is in, so it is copied once.
+type wsInput struct {
+	in   []byte // the bytes of an incomplete frame; nil when none
+	need int    // that frame's whole size once its header is in; 0 otherwise
+}
+
+// turn reads at most reads times with read, into buf after the bytes
+// kept from before (or into a buffer of a large frame's size), and feeds
+// what it holds to feed, which returns the bytes of an incomplete frame
+// at its end, that frame's size when known, and whether to stop. read
+// returns errNoInput when nothing more is there now; any other error
+// ends the input, after the bytes read with it are fed. turn reports
+// done when reading should stop, with the read error if that was why.
+func (w *wsInput) turn(buf []byte, reads int, read func([]byte) (int, error), feed func([]byte) ([]byte, int, bool)) (done bool, err error) {
+	for range reads {
+		var data []byte
+		big := w.need > len(buf)
+		if big {
+			if cap(w.in) < w.need {
+				grown := make([]byte, len(w.in), w.need)
+				copy(grown, w.in)
+				w.in = grown
+			}
+			data = w.in
+		} else {
+			data = append(buf[:0], w.in...)
+		}
+		space := data[len(data):cap(data)]
+		n, rerr := read(space)
+		if errors.Is(rerr, errNoInput) {
+			return false, nil
+		}
+		if n > 0 {
+			data = data[:len(data)+n]
+			rest, need, stop := feed(data)
+			if stop {
+				return true, nil
+			}
+			w.keep(data, rest, need, big, len(buf))
+		}
+		if rerr != nil {
+			return true, rerr
+		}
+		if n < len(space) {
+			return false, nil // drained for now
+		}
+	}
+	return false, nil
+}
+
+// keep holds rest, the tail of data that is an incomplete frame of need
+// bytes (0 when its header is incomplete), for the next read; data is a
+// frame-sized buffer of the reader's own when big.
+func (w *wsInput) keep(data, rest []byte, need int, big bool, bufLen int) {
+	w.need = need
+	switch {
+	case len(rest) == 0:
+		w.in = nil
+	case need > bufLen && big && cap(data) >= need:
+		// rest lies inside data; move it to the front of the same buffer.
+		w.in = data[:copy(data, rest)]
+	case need > bufLen:
+		w.in = append(make([]byte, 0, need), rest...)
+	default:
+		w.in = append([]byte(nil), rest...)
 	}
 }

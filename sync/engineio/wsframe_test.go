@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
@@ -72,24 +73,59 @@ func (l *frameLog) wsClose(code int, reason []byte) {
 // chunk bytes more each time and keeping the unconsumed tail. It returns
 // the events and the close code of a protocol error (0 if none).
 func feedAll(stream []byte, chunk int, limit int64) ([]string, int) {
+	return readAll(stream, func(int) int { return chunk }, 16<<10, limit)
+}
+
+// readAll runs stream through the server's real input path, wsInput
+// (both read modes share it), into the real parser: each read returns at
+// most size(i) bytes for the i-th read, and a read of 0 bytes stands for
+// "nothing more for now", as a socket without input answers. buf is the
+// size of the reader's buffer. It returns the events and the close code
+// of a protocol error (0 if none).
+func readAll(stream []byte, size func(i int) int, buf int, limit int64) ([]string, int) {
 	f := wsFrames{limit: limit}
 	var l frameLog
-	var in []byte
-	for len(stream) > 0 {
-		n := min(chunk, len(stream))
-		in = append(in, stream[:n]...)
-		stream = stream[n:]
-		consumed, _, err := f.feed(in, &l)
+	code := 0
+	feed := func(b []byte) ([]byte, int, bool) {
+		consumed, need, err := f.feed(b, &l)
 		if err != nil {
-			return l.events, err.code
+			code = err.code
+			return nil, 0, true
 		}
-		in = append([]byte(nil), in[consumed:]...)
 		if len(l.events) > 0 && strings.HasPrefix(l.events[len(l.events)-1], "close:") {
-			break
+			return nil, 0, true
+		}
+		return b[consumed:], need, false
+	}
+	reads, paused := 0, false
+	read := func(b []byte) (int, error) {
+		if len(stream) == 0 {
+			return 0, io.EOF
+		}
+		n := min(size(reads), len(b), len(stream))
+		reads++
+		if n <= 0 && !paused {
+			paused = true // a pause, but never two in a row: the input moves on
+			return 0, errNoInput
+		}
+		paused = false
+		n = max(n, 1)
+		copy(b, stream[:n])
+		stream = stream[n:]
+		return n, nil
+	}
+	var in wsInput
+	b := make([]byte, buf)
+	for {
+		if done, _ := in.turn(b, readsPerTurnTest, read, feed); done {
+			return l.events, code
 		}
 	}
-	return l.events, 0
 }
+
+// readsPerTurnTest is the reads per turn of the tests' reader: as many
+// as the readiness loop makes.
+const readsPerTurnTest = 4
 
 func join(frames ...[]byte) []byte { return bytes.Join(frames, nil) }
 
@@ -202,17 +238,32 @@ func TestUnmask(t *testing.T) {
 	}
 }
 
-// FuzzWSFrames: any byte stream parses the same whole and in pieces, and
-// never panics.
+// FuzzWSFrames: any byte stream, read through the server's real input
+// path (wsInput) with random read sizes, pauses ("nothing for now") and
+// read buffer sizes, parses the same as in one piece, and never panics.
+// The read buffer goes down to 16 bytes, so the path for frames larger
+// than the buffer is reached with small inputs.
 func FuzzWSFrames(f *testing.F) {
-	f.Add(masked(true, opText, "4hello"), uint8(1))
-	f.Add(join(masked(false, opText, "4he"), masked(true, opPing, "p"), masked(true, opContinuation, "llo")), uint8(3))
-	f.Add(masked(true, opClose, closePayload(1000, "bye")), uint8(2))
-	f.Add(clientFrame(true, opBinary, bytes.Repeat([]byte{9}, 300), testKey), uint8(5))
-	f.Add([]byte{0x81, 0xFF, 0, 0, 0, 0, 0, 0, 1, 0}, uint8(4))
-	f.Fuzz(func(t *testing.T, stream []byte, chunk uint8) {
-		whole, wholeCode := feedAll(stream, len(stream)+1, 1000)
-		parts, partsCode := feedAll(stream, int(chunk%16)+1, 1000)
+	f.Add(masked(true, opText, "4hello"), []byte{1}, uint8(0))
+	f.Add(join(masked(false, opText, "4he"), masked(true, opPing, "p"), masked(true, opContinuation, "llo")), []byte{3, 0, 5}, uint8(1))
+	f.Add(masked(true, opClose, closePayload(1000, "bye")), []byte{2}, uint8(2))
+	f.Add(clientFrame(true, opBinary, bytes.Repeat([]byte{9}, 300), testKey), []byte{5, 200, 0, 17}, uint8(0))
+	f.Add(join(masked(true, opText, "4"+strings.Repeat("z", 100)), masked(true, opText, "4next")), []byte{20, 0, 90}, uint8(0))
+	f.Add([]byte{0x81, 0xFF, 0, 0, 0, 0, 0, 0, 1, 0}, []byte{4}, uint8(3))
+	f.Fuzz(func(t *testing.T, stream []byte, sizes []byte, bufSel uint8) {
+		if len(stream) > 1<<16 {
+			return // bound each input's cost
+		}
+		const limit = 1 << 20
+		whole, wholeCode := feedAll(stream, len(stream)+1, limit)
+		buf := []int{16, 64, 1000, 16 << 10}[bufSel%4]
+		size := func(i int) int {
+			if len(sizes) == 0 {
+				return 1
+			}
+			return int(sizes[i%len(sizes)]) * (1 + i%3) // 0 is a pause
+		}
+		parts, partsCode := readAll(stream, size, buf, limit)
 		if wholeCode != partsCode || fmt.Sprint(whole) != fmt.Sprint(parts) {
 			t.Fatalf("whole: %q %d; in pieces: %q %d", whole, wholeCode, parts, partsCode)
 		}
