@@ -107,16 +107,18 @@ type Conn struct {
 
 	mu        sync.Mutex // guards the following
 	queue     []packet
-	ws        wsConn      // the WebSocket transport, once in use
-	probing   bool        // a WebSocket is probing for an upgrade
-	upgrading bool        // a probe succeeded: polling answers only noops
-	getBusy   bool        // a polling GET is waiting (server)
-	flushing  bool        // a WebSocket flusher runs
-	pongDue   time.Time   // when an unanswered ping times out (server); zero when none
-	pingDue   time.Time   // when the next ping is due (server)
-	beat      *time.Timer // the heartbeat's timer
-	probeWS   *serverWS   // the WebSocket probing for an upgrade, while one does
-	watch     detacher    // the readiness loop's registration of ws, when it reads ws
+	ws        wsConn        // the WebSocket transport, once in use
+	probing   bool          // a WebSocket is probing for an upgrade
+	probeEnd  chan struct{} // closed when that probe ends, upgraded or not
+	upgrading bool          // a probe succeeded: polling answers only noops
+	getBusy   bool          // a polling GET is waiting (server)
+	lateGET   bool          // the client closed a polling session with no GET waiting: one GET still in flight gets a noop (server)
+	flushing  bool          // a WebSocket flusher runs
+	pongDue   time.Time     // when an unanswered ping times out (server); zero when none
+	pingDue   time.Time     // when the next ping is due (server)
+	beat      *time.Timer   // the heartbeat's timer
+	probeWS   *serverWS     // the WebSocket probing for an upgrade, while one does
+	watch     detacher      // the readiness loop's registration of ws, when it reads ws
 	closed    bool
 	reason    string
 
@@ -244,11 +246,63 @@ func (c *Conn) signal() {
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	if !c.closed {
-		c.queue = append(c.queue, packet{typ: typeClose})
+		c.queueCloseLocked()
 	}
 	c.mu.Unlock()
 	c.closeWith(ReasonForcedClose)
 	return nil
+}
+
+// startProbeLocked marks a WebSocket probing the session.
+func (c *Conn) startProbeLocked() {
+	c.probing = true
+	c.probeEnd = make(chan struct{})
+}
+
+// endProbeLocked marks the probe ended, upgraded or not.
+func (c *Conn) endProbeLocked() {
+	c.probing = false
+	if c.probeEnd != nil {
+		close(c.probeEnd)
+		c.probeEnd = nil
+	}
+}
+
+// queueCloseLocked queues a close packet unless one is queued already.
+func (c *Conn) queueCloseLocked() {
+	if n := len(c.queue); n == 0 || c.queue[n-1].typ != typeClose {
+		c.queue = append(c.queue, packet{typ: typeClose})
+	}
+}
+
+// pollingCloseLocked prepares a polling session's last answer as the
+// server closes it for reason. When the server ends the session, a
+// waiting or next GET gets a close packet ("1"), as Engine.IO's own
+// server sends it. When the client ended it with its own close packet,
+// a waiting GET gets a noop ("6"); if none was waiting, the client's GET
+// may still be on its way (it sends both at once, on two connections),
+// so that one GET gets the noop too instead of "unknown session".
+func (c *Conn) pollingCloseLocked(reason string) {
+	if !c.server || c.ws != nil {
+		return
+	}
+	switch reason {
+	case ReasonTransportClose:
+		c.lateGET = !c.getBusy
+	case ReasonTransportError:
+	default:
+		c.queueCloseLocked()
+	}
+}
+
+// takeLateGET reports whether a GET that reaches the closed session may
+// have the noop that ends it, and lets no other GET have it.
+func (c *Conn) takeLateGET() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	late := c.lateGET
+	c.lateGET = false
+	return late
 }
 
 // Wait blocks until the connection's goroutines have exited. It must not be
@@ -259,6 +313,7 @@ func (c *Conn) Wait() { c.exited.Wait() }
 func (c *Conn) closeWith(reason string) {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
+		c.pollingCloseLocked(reason)
 		c.closed = true
 		c.reason = reason
 		if c.beat != nil {
@@ -421,6 +476,7 @@ func (c *Conn) setWebSocketLocked(ws wsConn) {
 	c.upgrading = false
 	if p, ok := ws.(*serverWS); ok && c.probeWS == p {
 		c.probeWS = nil
+		c.endProbeLocked()
 	}
 	if len(c.queue) > 0 || c.closed {
 		c.kickLocked()

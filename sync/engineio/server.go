@@ -95,6 +95,7 @@ type Server struct {
 
 	mu     sync.Mutex // guards the following
 	conns  map[string]*Conn
+	late   map[string]*Conn // sessions their clients closed, kept briefly for one late GET
 	closed bool
 	poll   *poller // the readiness loop, started with the first WebSocket it reads
 	noPoll bool    // the loop could not start; goroutines read
@@ -107,7 +108,7 @@ func NewServer(opts Options, log *slog.Logger, accept func(*Conn) Handler) *Serv
 		log = slog.New(slog.DiscardHandler)
 	}
 	opts = opts.withDefaults()
-	s := &Server{opts: opts, log: log, accept: accept, conns: map[string]*Conn{}}
+	s := &Server{opts: opts, log: log, accept: accept, conns: map[string]*Conn{}, late: map[string]*Conn{}}
 	s.frameBufs.New = func() any { b := make([]byte, 0, inlineWriteMax); return &b }
 	if !pollSupported || opts.GoroutineReads {
 		s.noPoll = true
@@ -217,7 +218,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sid := q.Get("sid"); sid != "" {
 		s.mu.Lock()
 		c := s.conns[sid]
+		if c == nil {
+			c = s.late[sid]
+		}
 		s.mu.Unlock()
+		if c != nil && c.overdue() && transport == Polling && r.Method == http.MethodGet && c.takeLateGET() {
+			// The GET the client sent with its close packet.
+			w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+			_, _ = w.Write(encodePayload([]packet{{typ: typeNoop}}))
+			return
+		}
 		if c == nil || c.overdue() {
 			httpError(w, http.StatusBadRequest, codeUnknownSID)
 			return
@@ -309,11 +319,28 @@ type serverHandler struct {
 }
 
 func (h *serverHandler) OnClose(reason string) {
+	h.c.mu.Lock()
+	late := h.c.lateGET
+	h.c.mu.Unlock()
 	h.s.mu.Lock()
 	delete(h.s.conns, h.c.id)
+	if late && !h.s.closed {
+		// Keep the session's id known a little longer for its late GET
+		// (see pollingCloseLocked); it answers nothing else.
+		h.s.late[h.c.id] = h.c
+		time.AfterFunc(lateGETGrace, func() {
+			h.s.mu.Lock()
+			delete(h.s.late, h.c.id)
+			h.s.mu.Unlock()
+		})
+	}
 	h.s.mu.Unlock()
 	h.Handler.OnClose(reason)
 }
+
+// lateGETGrace is how long a session closed by its client stays known for
+// the GET it may have sent with its close packet.
+const lateGETGrace = 2 * time.Second
 
 // Len returns the number of open connections.
 func (s *Server) Len() int {
@@ -368,7 +395,7 @@ func (c *Conn) pollGET(w http.ResponseWriter, r *http.Request) {
 	}
 	if c.getBusy {
 		if !c.closed {
-			c.queue = append(c.queue, packet{typ: typeClose})
+			c.queueCloseLocked()
 		}
 		c.mu.Unlock()
 		c.closeWith(ReasonOverlap)
@@ -434,13 +461,23 @@ func (c *Conn) pollPOST(w http.ResponseWriter, r *http.Request, maxPayload int64
 		httpError(w, http.StatusBadRequest, codeBadRequest)
 		return
 	}
+	tooLarge := func() {
+		c.log.Info("engineio: polling payload over maxPayload; closing", "sid", c.id, "max", maxPayload, "declared", r.ContentLength)
+		c.closeWith(ReasonPayloadTooLarge)
+		w.Header().Set("Connection", "close") // the body is not read
+		httpError(w, http.StatusRequestEntityTooLarge, codeBadRequest)
+	}
+	if r.ContentLength > maxPayload {
+		// Answered before reading: with "Expect: 100-continue" the
+		// client sends nothing more.
+		tooLarge()
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPayload))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			c.log.Info("engineio: polling payload over maxPayload; closing", "sid", c.id, "max", maxPayload)
-			c.closeWith(ReasonPayloadTooLarge)
-			httpError(w, http.StatusRequestEntityTooLarge, codeBadRequest)
+			tooLarge()
 			return
 		}
 		c.closeWith(ReasonTransportError)
@@ -475,20 +512,33 @@ func (c *Conn) pollPOST(w http.ResponseWriter, r *http.Request, maxPayload int64
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 	c.mu.Lock()
 	busy := c.ws != nil || c.probing || c.closed
+	probeEnd := c.probeEnd // while another WebSocket probes
 	if !busy {
-		c.probing = true
+		c.startProbeLocked()
 	}
 	c.mu.Unlock()
 	if r.Method != http.MethodGet || !websocket.IsWebSocketUpgrade(r) {
 		httpError(w, http.StatusBadRequest, codeBadRequest)
 		if !busy {
 			c.mu.Lock()
-			c.probing = false
+			c.endProbeLocked()
 			c.mu.Unlock()
 		}
 		return
 	}
 	if busy {
+		if probeEnd != nil {
+			// Let the probe under way settle first, so that what its
+			// client sent before this WebSocket came is answered first.
+			t := time.NewTimer(s.opts.UpgradeTimeout)
+			select {
+			case <-probeEnd:
+			case <-c.done:
+			case <-r.Context().Done():
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		// Accept, then close at once: WebSocket clients take a refused
 		// handshake as an error, and a close as the answer.
 		if ws, err := acceptWebSocket(w, r, &s.frameBufs); err == nil {
@@ -500,7 +550,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 	ws, err := acceptWebSocket(w, r, &s.frameBufs)
 	if err != nil {
 		c.mu.Lock()
-		c.probing = false
+		c.endProbeLocked()
 		c.mu.Unlock()
 		return
 	}
@@ -557,7 +607,8 @@ func (c *Conn) probeFailed(ws *serverWS) {
 	if c.probeWS == ws {
 		c.probeWS = nil
 	}
-	c.probing, c.upgrading = false, false
+	c.endProbeLocked()
+	c.upgrading = false
 	c.mu.Unlock()
 	c.signal()
 }
