@@ -321,3 +321,23 @@ func TestOldRoomKeepsItsName(t *testing.T) {
 		t.Errorf("old room = %+v, %v", r, err)
 	}
 }
+
+// BenchmarkCheckNewName measures the name check of a new user: NFC, the
+// character rules, two skeletons and three lookups.
+func BenchmarkCheckNewName(b *testing.B) {
+	d := openTest(b, b.TempDir())
+	if _, err := d.CreateToken("alice"); err != nil {
+		b.Fatal(err)
+	}
+	err := d.db.View(func(tx *bolt.Tx) error {
+		for b.Loop() {
+			if _, err := CheckNewName(tx, "Ann-Kathrin Müller-Lüdenscheidt", ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
