@@ -47,7 +47,7 @@ func (d *DB) PutTracks(tracks []tandem.Track) error {
 // one transaction, added by addedBy now, checking no permission: for
 // imports and seeding. It returns the new entries.
 func (d *DB) AppendEntries(playlistID, addedBy string, trackIDs []string) ([]tandem.Entry, error) {
-	if err := ValidateName(addedBy); err != nil {
+	if err := checkStoredName(addedBy); err != nil {
 		return nil, fmt.Errorf("store: append to playlist %q: added by: %w", playlistID, err)
 	}
 	var out []tandem.Entry

@@ -23,9 +23,11 @@ func (d *DB) EditPlaylist(op tandem.Op, playlistID string, e tandem.Edit) (tande
 		return tandem.EditResult{}, fmt.Errorf("store: edit playlist %q: %w", playlistID, err)
 	}
 	if e.Kind == tandem.EditRename {
-		if err := ValidateName(e.Name); err != nil {
+		n, err := NormalizeName(e.Name)
+		if err != nil {
 			return tandem.EditResult{}, fmt.Errorf("store: rename playlist %q: %w", playlistID, err)
 		}
+		e.Name = n
 	}
 	var res tandem.EditResult
 	err := d.batch(func(tx *bolt.Tx) error {

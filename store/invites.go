@@ -98,10 +98,12 @@ func (d *DB) CreateInvite(uses int, ttl time.Duration) (string, time.Time, error
 // transaction: either the use is spent, the user created and the token
 // stored, or nothing changes. An unknown, used-up or expired code gives an
 // EFORBIDDEN error (matching ErrInviteUnknown, ErrInviteUsedUp or
-// ErrInviteExpired), a bad name EINVALID, and a name already taken
-// ECONFLICT.
+// ErrInviteExpired), a bad name EINVALID, and a name already taken or too
+// like another user's ECONFLICT (CheckNewName). The user's name is stored
+// in its NFC form.
 func (d *DB) RedeemInvite(code, name string) (tandem.User, string, error) {
-	if err := ValidateName(name); err != nil {
+	name, err := NormalizeName(name)
+	if err != nil {
 		return tandem.User{}, "", fmt.Errorf("store: redeem invite: %w", err)
 	}
 	if code == "" || len(code) > 256 {
@@ -112,7 +114,7 @@ func (d *DB) RedeemInvite(code, name string) (tandem.User, string, error) {
 	now := stamp(d.now())
 	u := tandem.User{Name: name, CreatedAt: now}
 	var inv Invite
-	err := d.update(func(tx *bolt.Tx) error {
+	err = d.update(func(tx *bolt.Tx) error {
 		invites := bucket(tx, bucketInvites)
 		v := invites.Get(hash[:])
 		if v == nil {
@@ -128,7 +130,7 @@ func (d *DB) RedeemInvite(code, name string) (tandem.User, string, error) {
 		case inv.Used >= inv.MaxUses:
 			return refuseInvite(ErrInviteUsedUp)
 		}
-		if err := putNewUser(tx, u, tokenHash); err != nil {
+		if err := putNewUser(tx, &u, tokenHash); err != nil {
 			return err
 		}
 		inv.Used++
@@ -169,19 +171,21 @@ func (d *DB) Invites() ([]Invite, error) {
 // RedeemRoomCode makes a new user called name, with a new token, for a
 // friend who holds a room's invite link, in one transaction. It is for
 // hubs whose room links admit newcomers (a player's built-in hub). An
-// unknown code is refused like an unknown invite (EFORBIDDEN), a taken name
-// with ECONFLICT. The user still joins the room with the code.
+// unknown code is refused like an unknown invite (EFORBIDDEN), a bad name
+// with EINVALID, and a name taken or too like another user's with
+// ECONFLICT (CheckNewName). The user still joins the room with the code.
 func (d *DB) RedeemRoomCode(code, name string) (tandem.User, string, error) {
-	if err := ValidateName(name); err != nil {
+	name, err := NormalizeName(name)
+	if err != nil {
 		return tandem.User{}, "", fmt.Errorf("store: redeem room code: %w", err)
 	}
 	token, tokenHash := newToken()
 	u := tandem.User{Name: name, CreatedAt: stamp(d.now())}
-	err := d.update(func(tx *bolt.Tx) error {
+	err = d.update(func(tx *bolt.Tx) error {
 		if code == "" || bucket(tx, bucketRoomCodes).Get([]byte(code)) == nil {
 			return refuseInvite(ErrInviteUnknown)
 		}
-		return putNewUser(tx, u, tokenHash)
+		return putNewUser(tx, &u, tokenHash)
 	})
 	if err != nil {
 		return tandem.User{}, "", fmt.Errorf("store: redeem room code: %w", err)
@@ -190,19 +194,30 @@ func (d *DB) RedeemRoomCode(code, name string) (tandem.User, string, error) {
 	return u, token, nil
 }
 
-// putNewUser stores the new user u and the hash of its first token; a name
-// already taken is an ECONFLICT error.
-func putNewUser(tx *bolt.Tx, u tandem.User, tokenHash []byte) error {
-	users := bucket(tx, bucketUsers)
-	if users.Get([]byte(u.Name)) != nil {
-		return tandem.Errorf(tandem.ECONFLICT, "the name %q is taken; choose another", u.Name)
+// putNewUser stores the new user u, its name checked by CheckNewName and
+// set to its NFC form, and the hash of its first token.
+func putNewUser(tx *bolt.Tx, u *tandem.User, tokenHash []byte) error {
+	n, err := CheckNewName(tx, u.Name, "")
+	if err != nil {
+		return err
 	}
+	u.Name = n
+	if err := putUser(tx, *u); err != nil {
+		return err
+	}
+	return bucket(tx, bucketTokens).Put(tokenHash, []byte(u.Name))
+}
+
+// putUser stores the user u, whose name CheckNewName passed, and indexes
+// its name's skeleton.
+func putUser(tx *bolt.Tx, u tandem.User) error {
 	uv, err := json.Marshal(u)
 	if err != nil {
 		return err
 	}
-	if err := users.Put([]byte(u.Name), uv); err != nil {
+	if err := bucket(tx, bucketUsers).Put([]byte(u.Name), uv); err != nil {
 		return err
 	}
-	return bucket(tx, bucketTokens).Put(tokenHash, []byte(u.Name))
+	_, err = indexUserName(tx, u.Name)
+	return err
 }

@@ -146,20 +146,23 @@ func (d *DB) pruneOps() error {
 // NewPlaylist creates an empty playlist called name, owned by owner;
 // collaborative says whether every friend may edit it. It reports whether
 // op had created it already, in which case it returns that playlist as it
-// was then. Names are unique: a name in use gives ECONFLICT; an invalid name
-// or owner gives EINVALID.
+// was then. The name is stored in its NFC form (NormalizeName). Names are
+// unique: a name in use gives ECONFLICT; an invalid name or owner gives
+// EINVALID.
 func (d *DB) NewPlaylist(op tandem.Op, name, owner string, collaborative bool) (tandem.Playlist, bool, error) {
-	if err := ValidateName(name); err != nil {
+	n, err := NormalizeName(name)
+	if err != nil {
 		return tandem.Playlist{}, false, fmt.Errorf("store: create playlist %q: %w", name, err)
 	}
-	if err := ValidateName(owner); err != nil {
+	name = n
+	if err := checkStoredName(owner); err != nil {
 		return tandem.Playlist{}, false, fmt.Errorf("store: create playlist %q: owner: %w", name, err)
 	}
 	var (
 		p   tandem.Playlist
 		dup bool
 	)
-	err := d.batch(func(tx *bolt.Tx) error {
+	err = d.batch(func(tx *bolt.Tx) error {
 		var err error
 		if dup, err = loadOp(tx, op, &p); dup || err != nil {
 			return err
@@ -334,7 +337,7 @@ func (d *DB) listPlaylists(withEntries bool) ([]tandem.Playlist, error) {
 // A missing playlist or track gives an ENOTFOUND error, an invalid addedBy
 // an EINVALID error.
 func (d *DB) AddEntry(playlistID, trackID, addedBy string, at time.Time) (tandem.Entry, error) {
-	if err := ValidateName(addedBy); err != nil {
+	if err := checkStoredName(addedBy); err != nil {
 		return tandem.Entry{}, fmt.Errorf("store: add entry to playlist %q: added by: %w", playlistID, err)
 	}
 	if at.IsZero() {

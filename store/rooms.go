@@ -9,11 +9,13 @@ import (
 	"tandem"
 )
 
-// PutRoom stores r under its name, replacing any room of that name. An
+// PutRoom stores r under its name, replacing any room of that name. The
+// name of a new room must pass ValidateName (the caller normalises it with
+// NormalizeName); a room stored before those rules keeps its name. An
 // invalid name gives an EINVALID error. The store does not check that the
 // queue's tracks or the fallback playlist exist; the hub owns those rules.
 func (d *DB) PutRoom(r tandem.Room) error {
-	if err := ValidateName(r.Name); err != nil {
+	if err := checkStoredName(r.Name); err != nil {
 		return fmt.Errorf("store: put room %q: %w", r.Name, err)
 	}
 	v, err := json.Marshal(r)
@@ -24,7 +26,13 @@ func (d *DB) PutRoom(r tandem.Room) error {
 	// fsync); it still returns only once the change is durable.
 	err = d.batch(func(tx *bolt.Tx) error {
 		rooms, codes := bucket(tx, bucketRooms), bucket(tx, bucketRoomCodes)
-		if old := rooms.Get([]byte(r.Name)); old != nil {
+		old := rooms.Get([]byte(r.Name))
+		if old == nil {
+			if err := ValidateName(r.Name); err != nil {
+				return err
+			}
+		}
+		if old != nil {
 			prev, err := decodeRoom(old)
 			if err != nil {
 				return err

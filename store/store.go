@@ -20,20 +20,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
-
-	"tandem"
 )
 
 // FileName is the name of the database file inside the data directory.
 const FileName = "tandem.db"
 
 // SchemaVersion is the schema version that Open migrates a database to.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // defaultTimeout is how long Open waits for the file lock by default.
 const defaultTimeout = 1 * time.Second
@@ -77,6 +73,8 @@ const (
 
 	// Created by migration 5.
 	bucketLocalFiles = "localFiles" // file path -> LocalFile JSON (library.go)
+
+	// Created by migration 6: bucketUserSkeletons (names.go).
 
 	keyVersion = "version"
 )
@@ -189,9 +187,9 @@ func (d *DB) batch(fn func(tx *bolt.Tx) error) error {
 // A migration moves the schema up by one version inside a write transaction.
 type migration func(tx *bolt.Tx) error
 
-// migrations returns the schema's migrations; migrations()[i] moves the
-// schema from version i to version i+1.
-func migrations() []migration {
+// migrations returns the schema's migrations; migrations(log)[i] moves the
+// schema from version i to version i+1. They log to log.
+func migrations(log *slog.Logger) []migration {
 	return []migration{
 		// 1: create the buckets.
 		func(tx *bolt.Tx) error {
@@ -224,6 +222,8 @@ func migrations() []migration {
 		migrateEntryFormat,
 		// 5: the player's local library, by file path.
 		migrateLocalFiles,
+		// 6: the user name skeleton index, against lookalike names.
+		migrateUserSkeletons(log),
 	}
 }
 
@@ -241,7 +241,7 @@ func (d *DB) migrate() error {
 			}
 			version = binary.BigEndian.Uint64(v)
 		}
-		ms := migrations()
+		ms := migrations(d.logger)
 		if version > uint64(len(ms)) {
 			return fmt.Errorf("version %d, supported %d: %w", version, len(ms), ErrNewerSchema)
 		}
@@ -282,25 +282,6 @@ func parseID(prefix, id string) ([]byte, bool) {
 		return nil, false
 	}
 	return itob(seq), true
-}
-
-// ValidateName reports whether name is acceptable as a user, playlist or
-// room name: valid UTF-8, 1 to MaxNameLen runes, no leading or trailing
-// white space and no control characters. The error has code EINVALID.
-func ValidateName(name string) error {
-	switch {
-	case name == "":
-		return tandem.Errorf(tandem.EINVALID, "name is empty")
-	case !utf8.ValidString(name):
-		return tandem.Errorf(tandem.EINVALID, "name is not valid UTF-8")
-	case utf8.RuneCountInString(name) > MaxNameLen:
-		return tandem.Errorf(tandem.EINVALID, "name is longer than %d characters", MaxNameLen)
-	case strings.TrimSpace(name) != name:
-		return tandem.Errorf(tandem.EINVALID, "name has leading or trailing space")
-	case strings.ContainsFunc(name, unicode.IsControl):
-		return tandem.Errorf(tandem.EINVALID, "name has control characters")
-	}
-	return nil
 }
 
 // stamp returns t in UTC without its monotonic reading, as it reads back

@@ -5,15 +5,19 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/goleak"
+	"golang.org/x/text/unicode/norm"
 
 	"tandem"
 )
@@ -106,8 +110,8 @@ func TestOpenCreatesDirAndFile(t *testing.T) {
 }
 
 func TestSchemaVersion(t *testing.T) {
-	if got, want := len(migrations()), SchemaVersion; got != want {
-		t.Fatalf("len(migrations()) = %d, want SchemaVersion %d", got, want)
+	if got, want := len(migrations(slog.New(slog.DiscardHandler))), SchemaVersion; got != want {
+		t.Fatalf("len(migrations(slog.New(slog.DiscardHandler))) = %d, want SchemaVersion %d", got, want)
 	}
 	d := openTest(t, t.TempDir())
 	err := d.db.View(func(tx *bolt.Tx) error {
@@ -361,6 +365,20 @@ func TestValidateName(t *testing.T) {
 		{"a\u0085b", false},
 		{"a\xffb", false},
 		{strings.Repeat("x", MaxNameLen+1), false},
+		{"\u2764\ufe0f Sam", true}, // emoji style after a symbol
+		{"Zo\u00eb", true},
+		{"Zoe\u0308", false}, // not NFC
+		{"a\u200blice", false},
+		{"\u202eecila", false},
+		{"alice\u2066", false},
+		{"\ufeffalice", false},
+		{"a\u00adlice", false}, // soft hyphen
+		{"alice\u3164", false}, // Hangul filler
+		{"alice\ufe0f", false}, // emoji style after a letter
+		{"alice\u2028", false},
+		{"alice\ue000", false}, // private use
+		{"alice\ufffd", false},
+		{"alice\U000e0041", false}, // tag character
 	} {
 		t.Run(fmt.Sprintf("%q", c.name), func(t *testing.T) {
 			err := ValidateName(c.name)
@@ -376,21 +394,42 @@ func TestValidateName(t *testing.T) {
 	}
 }
 
+// FuzzValidateName checks the name rules' invariants: a valid name is
+// trimmed UTF-8 of 1 to MaxNameLen characters, in NFC form, with no
+// control, format or other hidden character; NormalizeName's result is
+// valid and normalises to itself; both skeletons are idempotent.
 func FuzzValidateName(f *testing.F) {
-	for _, s := range []string{"ann", " ann", "a\x00", "日本語", strings.Repeat("x", 65), "\xff"} {
+	for _, s := range []string{
+		"ann", " ann", "a\x00", "日本語", strings.Repeat("x", 65), "\xff",
+		"Zoe\u0308", "a\u200blice", "\u202eecila", "ALICE", "\u0430lice", "❤\ufe0f Sam", "a\ufe0f",
+		"\u1100\u1161\u11a8", "\u0958", "ǅ", "\U0001d4b6lice", "Ann  Smith",
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
+		if n, err := NormalizeName(name); err == nil {
+			if err := ValidateName(n); err != nil {
+				t.Fatalf("NormalizeName(%q) = %q, which ValidateName refuses: %v", name, n, err)
+			}
+			if n2, err := NormalizeName(n); err != nil || n2 != n {
+				t.Fatalf("NormalizeName(%q) = %q, but NormalizeName(%q) = %q, %v", name, n, n, n2, err)
+			}
+		} else if ValidateName(name) == nil {
+			t.Fatalf("ValidateName(%q) passes, NormalizeName refuses: %v", name, err)
+		}
 		if ValidateName(name) != nil {
 			return
 		}
+		if !utf8.ValidString(name) || strings.ContainsRune(name, utf8.RuneError) {
+			t.Fatalf("valid name %q is not clean UTF-8", name)
+		}
+		if !norm.NFC.IsNormalString(name) {
+			t.Fatalf("valid name %q is not NFC", name)
+		}
 		n := 0
 		for _, r := range name {
-			if r == '\uFFFD' && !strings.Contains(name, "\uFFFD") {
-				t.Fatalf("valid name %q is not UTF-8", name)
-			}
-			if r < 0x20 || (r >= 0x7f && r < 0xa0) {
-				t.Fatalf("valid name %q has control character %U", name, r)
+			if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
+				t.Fatalf("valid name %q has control or format character %U", name, r)
 			}
 			n++
 		}
@@ -399,6 +438,13 @@ func FuzzValidateName(f *testing.F) {
 		}
 		if strings.TrimSpace(name) != name {
 			t.Fatalf("valid name %q is not trimmed", name)
+		}
+		folded, visual := Skeletons(name)
+		if f2, _ := Skeletons(folded); f2 != folded {
+			t.Fatalf("folded skeleton of %q: %q, then %q", name, folded, f2)
+		}
+		if _, v2 := Skeletons(visual); v2 != visual {
+			t.Fatalf("visual skeleton of %q: %q, then %q", name, visual, v2)
 		}
 	})
 }

@@ -28,22 +28,34 @@ func newToken() (token string, hash []byte) {
 // CreateToken issues a new token for the user name, creating the user if it
 // does not exist. The token is 256 random bits, base64url-encoded without
 // padding; only its sha256 is stored, so it cannot be shown again. A user
-// may hold several tokens. An invalid name gives an EINVALID error.
+// may hold several tokens. An existing user is found by name as stored or
+// by its NFC form; a new user follows the rules of CheckNewName: a name
+// that breaks them gives an EINVALID error, one too like another user's
+// ECONFLICT.
 func (d *DB) CreateToken(name string) (string, error) {
-	if err := ValidateName(name); err != nil {
+	if err := checkStoredName(name); err != nil {
 		return "", fmt.Errorf("store: create token for %q: %w", name, err)
 	}
 	token, hash := newToken()
 
 	created := false
 	err := d.update(func(tx *bolt.Tx) error {
+		created = false
 		users := bucket(tx, bucketUsers)
-		if users.Get([]byte(name)) == nil {
-			v, err := json.Marshal(tandem.User{Name: name, CreatedAt: stamp(d.now())})
+		if users.Get([]byte(name)) == nil { // an old name that is not NFC is found as it is
+			n, err := NormalizeName(name)
 			if err != nil {
 				return err
 			}
-			if err := users.Put([]byte(name), v); err != nil {
+			name = n
+		}
+		if users.Get([]byte(name)) == nil {
+			n, err := CheckNewName(tx, name, "")
+			if err != nil {
+				return err
+			}
+			name = n
+			if err := putUser(tx, tandem.User{Name: name, CreatedAt: stamp(d.now())}); err != nil {
 				return err
 			}
 			created = true

@@ -20,7 +20,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"tandem"
+	"tandem/store"
 	"tandem/sync/engineio"
 	"tandem/sync/protocol"
 	"tandem/sync/socketio"
@@ -300,10 +303,11 @@ func (h *Hub) authenticate(s *socketio.Socket, auth json.RawMessage) error {
 	}
 	name := u.Name
 	if h.guest != "" && u.Name == h.guest && a.Name != "" {
-		if err := validName(a.Name); err != nil {
+		n, err := store.NormalizeName(a.Name)
+		if err != nil {
 			return &socketio.ConnectError{Message: "invalid name", Data: tandem.ErrorMessage(err)}
 		}
-		name = a.Name + " (guest)"
+		name = n + " (guest)"
 	}
 	s.Set(userKey, name)
 	return nil
@@ -465,6 +469,10 @@ func (h *Hub) member(s *socketio.Socket, name string) (*liveRoom, error) {
 	}
 	h.mu.Lock()
 	lr, ok := h.rooms[name]
+	if !ok { // a room named in another normal form than it is stored under
+		name = norm.NFC.String(name)
+		lr, ok = h.rooms[name]
+	}
 	h.mu.Unlock()
 	if !ok || !s.In(roomKey(name)) {
 		return nil, tandem.Errorf(tandem.EFORBIDDEN, "you have not joined room %q", name)

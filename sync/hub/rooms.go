@@ -9,7 +9,10 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/text/unicode/norm"
+
 	"tandem"
+	"tandem/store"
 	"tandem/sync/protocol"
 	"tandem/sync/socketio"
 )
@@ -89,7 +92,9 @@ func (h *Hub) newRoom(name, host string, policy tandem.ControlPolicy) tandem.Roo
 		CreatedAt: h.now().UTC()}
 }
 
-// load returns the live state of an existing room, or an ENOTFOUND error.
+// load returns the live state of an existing room, found by its name as
+// given or else by the name's NFC form (the form new rooms are stored
+// under), or an ENOTFOUND error.
 func (h *Hub) load(name string) (*liveRoom, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -97,6 +102,12 @@ func (h *Hub) load(name string) (*liveRoom, error) {
 		return lr, nil
 	}
 	r, err := h.store.Room(name)
+	if nfc := norm.NFC.String(name); tandem.ErrorCode(err) == tandem.ENOTFOUND && nfc != name {
+		if lr, ok := h.rooms[nfc]; ok {
+			return lr, nil
+		}
+		r, err = h.store.Room(nfc)
+	}
 	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
 		return nil, tandem.Errorf(tandem.ENOTFOUND, "no room %q", name)
 	}
@@ -120,9 +131,14 @@ func (h *Hub) addLiveLocked(r tandem.Room) *liveRoom {
 	return lr
 }
 
-// create stores a new room and makes it live. A room of that name that
-// exists gives ECONFLICT.
+// create stores a new room under the NFC form of name and makes it live.
+// A name that breaks the name rules (store.NormalizeName) gives EINVALID,
+// a room of that name that exists ECONFLICT.
 func (h *Hub) create(name, host string, policy tandem.ControlPolicy) (*liveRoom, error) {
+	name, err := store.NormalizeName(name)
+	if err != nil {
+		return nil, err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.rooms[name]; ok {
