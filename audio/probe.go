@@ -40,7 +40,7 @@ func Probe(r io.ReadSeeker) (info Info, err error) {
 		return Info{}, wrapSeek(err)
 	}
 	var art picture
-	tags, err := readTags(r, &art)
+	tags, err := readTags(r, &art, true)
 	if err != nil {
 		return Info{}, err
 	}
@@ -89,7 +89,7 @@ func ReadInfo(r io.ReadSeeker) (info Info, err error) {
 		}
 	}()
 	var art picture
-	tags, err := readTags(r, &art)
+	tags, err := readTags(r, &art, false)
 	if err != nil {
 		return Info{}, err
 	}
