@@ -14,7 +14,7 @@ import (
 const (
 	flacTailWindow  = 64 << 10 // bytes first searched for the last frame
 	maxFLACTail     = 2 << 20  // bytes searched at most: more than the largest frame libFLAC writes
-	maxFLACTailRead = 32 << 20 // bytes decoded at most for the last second
+	maxFLACTailRead = 16 << 20 // bytes decoded at most for the last second
 	flacTries       = 16       // frames tried per search, so garbage costs little
 )
 
