@@ -83,6 +83,9 @@ func decodeFormat(r io.ReadSeeker, kind string, seekable bool) (dec beep.StreamS
 			return nil, beep.Format{}, fmt.Errorf("%w: decode wav: %w", ErrMalformed, err)
 		}
 	case FormatFLAC:
+		if err := checkFLAC32(r); err != nil {
+			return nil, beep.Format{}, err
+		}
 		dec, format, err = flac.Decode(src)
 		if err != nil {
 			return nil, beep.Format{}, fmt.Errorf("%w: decode flac: %w", ErrMalformed, err)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	"github.com/gopxl/beep/v2/mp3"
 )
 
 // Limits for MP3 files.
@@ -97,7 +99,7 @@ func findMP3Frame(r io.ReadSeeker, pos int64) (int64, error) {
 
 // readMP3Tags reads the tags of the MP3 file that starts at start and
 // whose first frame is at r's current position.
-func readMP3Tags(r io.ReadSeeker, start int64, art *picture) (Tags, error) {
+func readMP3Tags(r io.ReadSeeker, start int64, art *picture, strict bool) (Tags, error) {
 	t := Tags{Format: FormatMP3}
 	first, err := r.Seek(0, io.SeekCurrent)
 	if err != nil {
@@ -129,7 +131,7 @@ func readMP3Tags(r io.ReadSeeker, start int64, art *picture) (Tags, error) {
 		return t, fmt.Errorf("%w: mp3 frame header %x", ErrMalformed, hdr)
 	}
 	t.SampleRate, t.Channels = f.rate, f.channels
-	d, err := mp3Duration(r, first, end, f)
+	d, err := mp3Duration(r, first, end, f, strict)
 	if err != nil {
 		return t, err
 	}
@@ -137,10 +139,11 @@ func readMP3Tags(r io.ReadSeeker, start int64, art *picture) (Tags, error) {
 	return t, nil
 }
 
-// mp3Duration returns the duration of the frames from first to end: from
-// a Xing or Info header in the first frame if there is one, else by
-// walking the frame headers.
-func mp3Duration(r io.ReadSeeker, first, end int64, f mp3Frame) (time.Duration, error) {
+// mp3Duration returns the duration of the frames from first to end. It
+// counts the frames (reading their headers only), except that without
+// strict it believes a Xing or Info header in the first frame whose count
+// the file's size can hold. With strict it also decodes the last second.
+func mp3Duration(r io.ReadSeeker, first, end int64, f mp3Frame, strict bool) (time.Duration, error) {
 	if _, err := r.Seek(first, io.SeekStart); err != nil {
 		return 0, wrapSeek(err)
 	}
@@ -148,6 +151,35 @@ func mp3Duration(r io.ReadSeeker, first, end int64, f mp3Frame) (time.Duration, 
 	if _, err := io.ReadFull(r, head); err != nil {
 		return 0, fmt.Errorf("%w: mp3 first frame: %v", ErrMalformed, err)
 	}
+	x, hasXing := parseXing(head, f)
+	if hasXing && !strict && x.plausible(f, end-first) {
+		return framesToDuration(x.frames*uint64(f.samples), uint64(f.rate)), nil
+	}
+	w, err := walkMP3(r, first, end, f)
+	if err != nil {
+		return 0, err
+	}
+	if strict {
+		if err := w.decodeTail(r, f); err != nil {
+			return 0, err
+		}
+	}
+	frames := w.frames
+	if hasXing && frames > 0 {
+		frames-- // the Xing frame itself is silent
+	}
+	return framesToDuration(frames*uint64(f.samples), uint64(f.rate)), nil
+}
+
+// xing is what a Xing or Info header in an MP3's first frame says.
+type xing struct {
+	frames uint64 // audio frames, the Xing frame not included
+	bytes  uint64 // bytes of the stream, Xing frame included; 0 unknown
+}
+
+// parseXing reads the Xing or Info header of the first frame head, if it
+// has one that gives a frame count.
+func parseXing(head []byte, f mp3Frame) (xing, bool) {
 	// The Xing header follows the side information, whose size depends on
 	// the version and the channels.
 	side := 32
@@ -157,19 +189,62 @@ func mp3Duration(r io.ReadSeeker, first, end int64, f mp3Frame) (time.Duration, 
 	case !f.mpeg1:
 		side = 9
 	}
-	if x := 4 + side; len(head) >= x+12 {
-		tag := string(head[x : x+4])
-		flags := binary.BigEndian.Uint32(head[x+4:])
-		if (tag == "Xing" || tag == "Info") && flags&1 != 0 {
-			frames := uint64(binary.BigEndian.Uint32(head[x+8:]))
-			return framesToDuration(frames*uint64(f.samples), uint64(f.rate)), nil
-		}
+	x := 4 + side
+	if len(head) < x+12 {
+		return xing{}, false
 	}
+	tag := string(head[x : x+4])
+	flags := binary.BigEndian.Uint32(head[x+4:])
+	if (tag != "Xing" && tag != "Info") || flags&1 == 0 {
+		return xing{}, false
+	}
+	v := xing{frames: uint64(binary.BigEndian.Uint32(head[x+8:]))}
+	if flags&2 != 0 && len(head) >= x+16 {
+		v.bytes = uint64(binary.BigEndian.Uint32(head[x+12:]))
+	}
+	return v, true
+}
+
+// plausible reports whether size bytes of frames like f can hold what x
+// says: every frame is at least as large as one at the lowest bit rate,
+// and a file cut short holds fewer bytes than x counts.
+func (x xing) plausible(f mp3Frame, size int64) bool {
+	low := 32 // kbit/s, MPEG-1
+	coef := 144
+	if !f.mpeg1 {
+		low, coef = 8, 72
+	}
+	smallest := uint64(coef * low * 1000 / f.rate)
+	return smallest > 0 && x.frames <= uint64(size)/smallest && x.bytes <= uint64(size)
+}
+
+// mp3Recent is how many of the last frames' offsets walkMP3 keeps: more
+// than a second of frames at any rate (at most 48000/1152 frames a
+// second), and a few for the bit reservoir.
+const mp3Recent = 48
+
+// mp3ResyncWindow is how far walkMP3 looks past a damaged frame for the next.
+const mp3ResyncWindow = 4 << 10
+
+// mp3Walk is what walkMP3 learns.
+type mp3Walk struct {
+	frames uint64
+	end    int64            // where the last whole frame ends
+	recent [mp3Recent]int64 // offsets of the last frames; frame i at i%mp3Recent
+}
+
+// walkMP3 counts the whole frames from first to end with f's sample
+// rate, reading their headers only. It steps over a damaged stretch of up
+// to mp3Resync bytes when a frame follows; otherwise the music ends at the
+// first bytes that are not a frame (an ID3v1 or APE tag, say). Its cost
+// is bounded by end-first, not by anything the file claims.
+func walkMP3(r io.ReadSeeker, first, end int64, f mp3Frame) (mp3Walk, error) {
+	w := mp3Walk{end: first}
 	if _, err := r.Seek(first, io.SeekStart); err != nil {
-		return 0, wrapSeek(err)
+		return w, wrapSeek(err)
 	}
 	br := bufio.NewReaderSize(io.LimitReader(r, end-first), 64<<10)
-	var samples uint64
+	pos := first
 	for {
 		h, err := br.Peek(4)
 		if err != nil {
@@ -177,14 +252,85 @@ func mp3Duration(r io.ReadSeeker, first, end int64, f mp3Frame) (time.Duration, 
 		}
 		g, ok := parseMP3Frame(h)
 		if !ok || g.rate != f.rate {
-			break // an ID3v1 tag, or junk: the music is over
+			skip := resyncMP3(br, f.rate)
+			if skip <= 0 {
+				break
+			}
+			if _, err := br.Discard(skip); err != nil {
+				break
+			}
+			pos += int64(skip)
+			continue
 		}
-		samples += uint64(g.samples)
 		if _, err := br.Discard(g.size); err != nil {
+			break // the last frame is cut short: it does not count
+		}
+		w.recent[w.frames%mp3Recent] = pos
+		w.frames++
+		pos += int64(g.size)
+		w.end = pos
+	}
+	return w, nil
+}
+
+// resyncMP3 returns how many bytes of br to skip to reach a frame with
+// the given rate that another such frame, or the end, follows; 0 if there
+// is none within mp3ResyncWindow bytes.
+func resyncMP3(br *bufio.Reader, rate int) int {
+	b, err := br.Peek(mp3ResyncWindow + 2*1441 + 4)
+	atEnd := err != nil
+	for i := 1; i+4 <= len(b) && i <= mp3ResyncWindow; i++ {
+		if b[i] != 0xff {
+			continue
+		}
+		g, ok := parseMP3Frame(b[i:])
+		if !ok || g.rate != rate {
+			continue
+		}
+		next := i + g.size
+		switch {
+		case next+4 <= len(b):
+			if h, ok := parseMP3Frame(b[next:]); ok && h.rate == rate {
+				return i
+			}
+		case atEnd && next == len(b):
+			return i
+		}
+	}
+	return 0
+}
+
+// decodeTail decodes the last second of the frames w counted, and a few
+// frames before it for the bit reservoir, to prove the file's end is
+// music as well as its start.
+func (w mp3Walk) decodeTail(r io.ReadSeeker, f mp3Frame) error {
+	if w.frames == 0 {
+		return refuse(ErrMalformed, "this MP3 file holds no whole frame of audio")
+	}
+	n := uint64((f.rate+f.samples-1)/f.samples + 4) // a second and four frames
+	n = min(n, w.frames, mp3Recent)
+	from := w.recent[(w.frames-n)%mp3Recent]
+	if _, err := r.Seek(from, io.SeekStart); err != nil {
+		return wrapSeek(err)
+	}
+	dec, _, err := mp3.Decode(io.NopCloser(io.LimitReader(r, w.end-from)))
+	if err != nil {
+		return refuse(ErrMalformed, "the end of this MP3 file does not decode")
+	}
+	defer dec.Close()
+	buf := make([][2]float64, 4096)
+	got := 0
+	for got < int(n)*f.samples { // the decoder's output is bounded by its input too
+		k, ok := dec.Stream(buf)
+		got += k
+		if !ok || k == 0 {
 			break
 		}
 	}
-	return framesToDuration(samples, uint64(f.rate)), nil
+	if dec.Err() != nil || got == 0 {
+		return refuse(ErrMalformed, "the end of this MP3 file does not decode")
+	}
+	return nil
 }
 
 // readID3v1 reads the 128-byte ID3v1 tag at pos, if there is one.

@@ -133,8 +133,10 @@ func vorbisHeaders(r io.Reader) (ident, comments []byte, err error) {
 
 // readOggTags reads the tags of the Ogg Vorbis file at r's current
 // position. The duration is the granule position of the stream's last
-// page.
-func readOggTags(r io.ReadSeeker, art *picture) (Tags, error) {
+// page, if the file can hold that much audio: every audio packet takes at
+// least a byte and yields at most half a long block of samples. Beyond
+// that the length is unknown (0), or with strict the file is refused.
+func readOggTags(r io.ReadSeeker, art *picture, strict bool) (Tags, error) {
 	t := Tags{Format: FormatOgg}
 	start, err := r.Seek(0, io.SeekCurrent)
 	if err != nil {
@@ -148,40 +150,65 @@ func readOggTags(r io.ReadSeeker, art *picture) (Tags, error) {
 	rate := binary.LittleEndian.Uint32(ident[12:])
 	t.SampleRate = int(rate)
 	parseVorbisComment(comments[7:], &t, art)
-	granule, err := lastGranule(r, start)
+	tail, err := lastGranule(r, start)
 	if err != nil {
 		return t, err
 	}
-	if granule > 0 {
-		t.Duration = framesToDuration(uint64(granule), uint64(rate))
+	if tail.granule <= 0 {
+		return t, nil
+	}
+	claimed := framesToDuration(uint64(tail.granule), uint64(rate))
+	// Samples a packet yields at most: half the long block size.
+	perPacket := int64(1) << (ident[28] >> 4) / 2
+	most := tail.size * perPacket
+	if tail.prev >= 0 && tail.prev <= tail.granule {
+		most = min(most, tail.prev+int64(tail.packets+1)*perPacket)
+	}
+	if tail.granule <= most {
+		t.Duration = claimed
+		return t, nil
+	}
+	if strict {
+		return t, refuse(ErrMalformed, "this Ogg Vorbis file says it is %s long but holds at most %s of audio",
+			sayDuration(claimed), sayDuration(framesToDuration(uint64(max(most, 0)), uint64(rate))))
 	}
 	return t, nil
 }
 
-// lastGranule returns the granule position of the last page of the Ogg
-// file's first stream that has one, or -1.
-func lastGranule(r io.ReadSeeker, start int64) (int64, error) {
+// oggTail is what lastGranule learns from the end of an Ogg stream.
+type oggTail struct {
+	granule int64 // of the stream's last page that has one, or -1
+	prev    int64 // of the page with one before it, or -1
+	packets int   // packets that end on the last page
+	size    int64 // bytes from the stream's start to the file's end
+}
+
+// lastGranule reads the granule positions of the last pages of the Ogg
+// file's first stream, which starts at start.
+func lastGranule(r io.ReadSeeker, start int64) (oggTail, error) {
+	t := oggTail{granule: oggGranuleUnset, prev: oggGranuleUnset}
 	if _, err := r.Seek(start+14, io.SeekStart); err != nil {
-		return 0, wrapSeek(err)
+		return t, wrapSeek(err)
 	}
 	var sb [4]byte
 	if _, err := io.ReadFull(r, sb[:]); err != nil {
-		return 0, fmt.Errorf("%w: ogg serial: %v", ErrMalformed, err)
+		return t, fmt.Errorf("%w: ogg serial: %v", ErrMalformed, err)
 	}
 	serial := binary.LittleEndian.Uint32(sb[:])
 	end, err := r.Seek(0, io.SeekEnd)
 	if err != nil {
-		return 0, wrapSeek(err)
+		return t, wrapSeek(err)
 	}
-	from := max(start, end-maxOggPage)
+	t.size = end - start
+	// Two of the largest pages: the last, and the one before it.
+	from := max(start, end-2*maxOggPage)
 	if _, err := r.Seek(from, io.SeekStart); err != nil {
-		return 0, wrapSeek(err)
+		return t, wrapSeek(err)
 	}
 	tail := make([]byte, end-from)
 	if _, err := io.ReadFull(r, tail); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return 0, fmt.Errorf("audio: ogg tail: %w", err)
+		return t, fmt.Errorf("audio: ogg tail: %w", err)
 	}
-	granule := int64(oggGranuleUnset)
 	for i := 0; ; {
 		j := bytes.Index(tail[i:], []byte("OggS"))
 		if j < 0 {
@@ -190,10 +217,18 @@ func lastGranule(r io.ReadSeeker, start int64) (int64, error) {
 		i += j
 		if i+27 <= len(tail) && tail[i+4] == 0 && binary.LittleEndian.Uint32(tail[i+14:]) == serial {
 			if g := int64(binary.LittleEndian.Uint64(tail[i+6:])); g != oggGranuleUnset {
-				granule = g
+				t.prev, t.granule = t.granule, g
+				t.packets = 0
+				if n := int(tail[i+26]); i+27+n <= len(tail) {
+					for _, lace := range tail[i+27 : i+27+n] {
+						if lace < 255 {
+							t.packets++
+						}
+					}
+				}
 			}
 		}
 		i += 4
 	}
-	return granule, nil
+	return t, nil
 }

@@ -24,9 +24,15 @@ type Info struct {
 // content (names are not trusted), reads the tags, duration and artwork
 // (ID3v2 with APIC for MP3, VORBIS_COMMENT and PICTURE blocks for FLAC,
 // comments with METADATA_BLOCK_PICTURE for Ogg Vorbis, LIST/INFO for WAV),
-// then decodes the first second of audio. A file in another format gives
-// ErrUnknownFormat; one that is broken, hostile or holds no audio gives
-// ErrMalformed. r is left anywhere.
+// then decodes the first second of audio. The duration is checked
+// against the audio the file holds, and the last second decoded too: an
+// MP3's is its whole frames, counted; a FLAC or Ogg Vorbis file that
+// claims another length than its last frame or page can hold is refused
+// (players' decoders would believe the claim). A file in another format,
+// or in a variant no decoder here reads (32-bit FLAC), gives
+// ErrUnknownFormat; one that is broken, hostile, lies about its length or
+// holds no audio gives ErrMalformed. Refusals about the file itself read
+// as a sentence for its sender. r is left anywhere.
 func Probe(r io.ReadSeeker) (info Info, err error) {
 	defer func() {
 		// The parsers and decoders read untrusted bytes; never let one
@@ -40,7 +46,7 @@ func Probe(r io.ReadSeeker) (info Info, err error) {
 		return Info{}, wrapSeek(err)
 	}
 	var art picture
-	tags, err := readTags(r, &art)
+	tags, err := readTags(r, &art, true)
 	if err != nil {
 		return Info{}, err
 	}
@@ -89,7 +95,7 @@ func ReadInfo(r io.ReadSeeker) (info Info, err error) {
 		}
 	}()
 	var art picture
-	tags, err := readTags(r, &art)
+	tags, err := readTags(r, &art, false)
 	if err != nil {
 		return Info{}, err
 	}

@@ -47,12 +47,14 @@ const (
 // tags give empty fields and no error; files in none of these formats give
 // ErrUnknownFormat, and broken ones ErrMalformed.
 func ReadTags(r io.ReadSeeker) (Tags, error) {
-	return readTags(r, nil)
+	return readTags(r, nil, false)
 }
 
 // readTags is ReadTags that also collects embedded artwork into art,
-// unless art is nil.
-func readTags(r io.ReadSeeker, art *picture) (Tags, error) {
+// unless art is nil. With strict, it also checks the length a file's
+// headers claim against the audio it holds, decoding the last second,
+// and refuses a file that lies (see Probe).
+func readTags(r io.ReadSeeker, art *picture, strict bool) (Tags, error) {
 	start, err := r.Seek(0, io.SeekCurrent)
 	if err != nil {
 		return Tags{}, wrapSeek(err)
@@ -69,11 +71,11 @@ func readTags(r io.ReadSeeker, art *picture) (Tags, error) {
 		}
 		return info.tags, nil
 	case FormatMP3:
-		return readMP3Tags(r, start, art)
+		return readMP3Tags(r, start, art, strict)
 	case FormatOgg:
-		return readOggTags(r, art)
+		return readOggTags(r, art, strict)
 	default:
-		return readFLACTags(r, art)
+		return readFLACTags(r, art, strict)
 	}
 }
 
@@ -312,13 +314,17 @@ func cleanTag(b []byte) string {
 }
 
 // readFLACTags reads the metadata blocks of the FLAC stream at r's
-// current position (just at "fLaC").
-func readFLACTags(r io.ReadSeeker, art *picture) (Tags, error) {
+// current position (just at "fLaC"). The duration is the real one, from
+// the last frame, when that can be found; with strict, a file whose
+// STREAMINFO claims another length, or that does not end with a whole
+// frame, is refused.
+func readFLACTags(r io.ReadSeeker, art *picture, strict bool) (Tags, error) {
 	t := Tags{Format: FormatFLAC}
 	var sig [4]byte
 	if _, err := io.ReadFull(r, sig[:]); err != nil || string(sig[:]) != "fLaC" {
 		return t, fmt.Errorf("%w: no fLaC signature", ErrMalformed)
 	}
+	var fi flacInfo
 	for i := 0; i < maxChunks; i++ {
 		var hdr [4]byte
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -338,12 +344,10 @@ func readFLACTags(r io.ReadSeeker, art *picture) (Tags, error) {
 			if _, err := io.ReadFull(r, si[:]); err != nil {
 				return t, fmt.Errorf("%w: flac STREAMINFO: %v", ErrMalformed, err)
 			}
-			// 20 bits rate, 3 bits channels-1, 5 bits bps-1, 36 bits samples.
-			x := binary.BigEndian.Uint64(si[10:18])
-			rate := x >> 44
-			t.SampleRate = int(rate)
-			t.Channels = int(x>>41&0x7) + 1
-			t.Duration = framesToDuration(x&(1<<36-1), rate)
+			fi = parseStreamInfo(si[:])
+			t.SampleRate = int(fi.rate)
+			t.Channels = fi.channels
+			t.Duration = framesToDuration(fi.samples, fi.rate)
 			if _, err := r.Seek(size-34, io.SeekCurrent); err != nil {
 				return t, wrapSeek(err)
 			}
@@ -370,6 +374,32 @@ func readFLACTags(r io.ReadSeeker, art *picture) (Tags, error) {
 			break
 		}
 	}
+	if strict {
+		if err := fi.check32(); err != nil {
+			return t, err
+		}
+	}
+	data, err := r.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return t, wrapSeek(err)
+	}
+	end, err := r.Seek(0, io.SeekEnd)
+	if err != nil {
+		return t, wrapSeek(err)
+	}
+	samples, err := flacLength(r, data, end, fi, strict)
+	switch {
+	case err == nil && strict && fi.samples != 0 && fi.samples != samples:
+		return t, lie("FLAC", t.Duration, framesToDuration(samples, fi.rate))
+	case err == nil:
+		t.Duration = framesToDuration(samples, fi.rate)
+	case strict && errors.Is(err, errFLACEnd):
+		return t, refuse(ErrMalformed, "this FLAC file does not end with a whole frame of audio; it may be cut short")
+	case strict:
+		return t, err
+	}
+	// Without strict, a file whose last frame cannot be found keeps the
+	// length its STREAMINFO claims.
 	return t, nil
 }
 
