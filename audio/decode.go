@@ -69,7 +69,12 @@ func decodeFormat(r io.ReadSeeker, kind string, seekable bool) (dec beep.StreamS
 	if err != nil {
 		return nil, beep.Format{}, wrapSeek(err)
 	}
-	src := noClose{r} // beep closes a Closer on error; we keep r open
+	// beep closes a Closer on error; we keep r open. Its WAV decoder
+	// takes a short read for whole frames and drops the bytes of a
+	// partial one, which shifts every sample after it: a file read while
+	// it downloads, or from a pipe, hands over short reads. fullReads
+	// gives the decoders whole reads.
+	src := noClose{fullReads{r}}
 	switch kind {
 	case FormatWAV:
 		if err := checkWAV(r); err != nil {
@@ -179,6 +184,31 @@ func checkWAV(r io.ReadSeeker) error {
 
 // noClose hides the Close method of a reader from beep.
 type noClose struct{ io.ReadSeeker }
+
+// fullReads is a ReadSeeker whose Read fills its buffer, unless the input
+// ends or fails first.
+type fullReads struct{ io.ReadSeeker }
+
+// maxEmptyReads is how many reads in a row may return nothing, and no
+// error, before fullReads gives up with io.ErrNoProgress.
+const maxEmptyReads = 100
+
+func (f fullReads) Read(p []byte) (int, error) {
+	n, empty := 0, 0
+	for n < len(p) {
+		m, err := f.ReadSeeker.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			if empty++; empty >= maxEmptyReads {
+				return n, io.ErrNoProgress
+			}
+		}
+	}
+	return n, nil
+}
 
 // nopCloser is a ReadSeeker with a Close that does nothing, for decoders
 // that want an io.ReadCloser and seek when it can.

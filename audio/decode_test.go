@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"tandem/assets"
+
+	"tandem/internal/splitread"
 )
 
 // demoTags is what each demo file must say about itself.
@@ -195,4 +197,32 @@ func absDur(d time.Duration) time.Duration {
 		return -d
 	}
 	return d
+}
+
+// TestDecodeShortReads: a file handed over in short reads, as one that
+// is still downloading or comes from a pipe, decodes to the same samples
+// as the whole file. beep's WAV decoder dropped the bytes of a partial
+// frame in a short read, which shifted every sample after it.
+func TestDecodeShortReads(t *testing.T) {
+	for _, name := range []string{"low-tide-lullaby.wav", "paper-lanterns.flac", "attic-radio.wav"} {
+		d := demo(t, name)
+		whole, err := decodeSome(bytes.NewReader(d.Data))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, sizes := range [][]byte{{1}, {3, 5}, {7, 200, 13}} {
+			split, err := decodeSome(splitread.New(d.Data, sizes))
+			if err != nil {
+				t.Fatalf("%s in reads of %v: %v", name, sizes, err)
+			}
+			if len(split) != len(whole) {
+				t.Fatalf("%s in reads of %v: %d frames, want %d", name, sizes, len(split), len(whole))
+			}
+			for i := range whole {
+				if split[i] != whole[i] {
+					t.Fatalf("%s in reads of %v: frame %d is %v, want %v", name, sizes, i, split[i], whole[i])
+				}
+			}
+		}
+	}
 }

@@ -3,10 +3,14 @@ package audio
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"tandem/internal/splitread"
 )
 
 func fixture(t testing.TB, name string) []byte {
@@ -213,25 +217,35 @@ func TestID3Versions(t *testing.T) {
 func FuzzProbe(f *testing.F) {
 	for _, name := range []string{"tagged.mp3", "plain.mp3", "tagged.ogg", "tagged.flac", "tagged.wav"} {
 		b := fixture(f, name)
-		f.Add(b[:min(len(b), 1024)]) // short seeds keep minimisation quick
+		f.Add(b[:min(len(b), 1024)], []byte{7, 0, 200}) // short seeds keep minimisation quick
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
+	// data is read whole, and again in the short reads that sizes picks
+	// (splitread): both must give the same answer.
+	f.Fuzz(func(t *testing.T, data, sizes []byte) {
 		type result struct {
 			info Info
 			err  error
 		}
-		done := make(chan result, 1)
-		go func() {
-			info, err := Probe(bytes.NewReader(data))
-			done <- result{info, err}
-		}()
-		var r result
-		select {
-		case r = <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatalf("Probe of %d bytes has not returned after 5 s", len(data))
+		probe := func(r io.ReadSeeker) result {
+			done := make(chan result, 1)
+			go func() {
+				info, err := Probe(r)
+				done <- result{info, err}
+			}()
+			select {
+			case r := <-done:
+				return r
+			case <-time.After(5 * time.Second):
+				t.Fatalf("Probe of %d bytes has not returned after 5 s", len(data))
+				return result{}
+			}
 		}
-		info, err := r.info, r.err
+		whole := probe(bytes.NewReader(data))
+		split := probe(splitread.New(data, sizes))
+		if fmt.Sprint(whole.err) != fmt.Sprint(split.err) || fmt.Sprintf("%+v", whole.info) != fmt.Sprintf("%+v", split.info) {
+			t.Fatalf("whole: %+v %v; in short reads: %+v %v", whole.info, whole.err, split.info, split.err)
+		}
+		info, err := whole.info, whole.err
 		if err != nil {
 			if !errors.Is(err, ErrUnknownFormat) && !errors.Is(err, ErrMalformed) {
 				t.Fatalf("Probe error %v is neither ErrUnknownFormat nor ErrMalformed", err)

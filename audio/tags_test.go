@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"tandem/internal/splitread"
 )
 
 // wavOpts describes a small WAV file for tests.
@@ -188,15 +192,21 @@ func TestReadTagsErrors(t *testing.T) {
 }
 
 func FuzzReadTags(f *testing.F) {
-	f.Add(wavFile(f, wavOpts{frames: 10, info: []string{"INAM", "Song", "IART", "Band", "IPRD", "Record"}}))
-	f.Add(wavFile(f, wavOpts{frames: 3, channels: 2, info: []string{"INAM", "Odd"}, listAfterData: true}))
-	f.Add(wavFile(f, wavOpts{junk: 1 << 31}))
-	f.Add(flacFile(44100, 44100, "TITLE=t", "ARTIST=a", "ALBUM=b"))
-	f.Add(append([]byte("ID3\x04\x00\x10\x00\x00\x00\x01x"), flacFile(8000, 1)...))
-	f.Add(demo(f, "morning-tram.flac").Data[:300])
-	f.Add(demo(f, "attic-radio.wav").Data[:300])
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Add(wavFile(f, wavOpts{frames: 10, info: []string{"INAM", "Song", "IART", "Band", "IPRD", "Record"}}), []byte{1, 3, 0, 64})
+	f.Add(wavFile(f, wavOpts{frames: 3, channels: 2, info: []string{"INAM", "Odd"}, listAfterData: true}), []byte{1, 3, 0, 64})
+	f.Add(wavFile(f, wavOpts{junk: 1 << 31}), []byte{1, 3, 0, 64})
+	f.Add(flacFile(44100, 44100, "TITLE=t", "ARTIST=a", "ALBUM=b"), []byte{1, 3, 0, 64})
+	f.Add(append([]byte("ID3\x04\x00\x10\x00\x00\x00\x01x"), flacFile(8000, 1)...), []byte{1, 3, 0, 64})
+	f.Add(demo(f, "morning-tram.flac").Data[:300], []byte{1, 3, 0, 64})
+	f.Add(demo(f, "attic-radio.wav").Data[:300], []byte{1, 3, 0, 64})
+	// data is read whole, and again in the short reads that sizes picks
+	// (splitread): both must give the same answer.
+	f.Fuzz(func(t *testing.T, data, sizes []byte) {
 		tags, err := ReadTags(bytes.NewReader(data))
+		stags, serr := ReadTags(splitread.New(data, sizes))
+		if fmt.Sprint(err) != fmt.Sprint(serr) || fmt.Sprintf("%+v", tags) != fmt.Sprintf("%+v", stags) {
+			t.Fatalf("whole: %+v %v; in short reads: %+v %v", tags, err, stags, serr)
+		}
 		if err != nil {
 			return
 		}
@@ -215,24 +225,47 @@ func FuzzReadTags(f *testing.F) {
 }
 
 func FuzzDecode(f *testing.F) {
-	f.Add(wavFile(f, wavOpts{frames: 100, rate: 44100, channels: 2}))
-	f.Add(wavFile(f, wavOpts{frames: 100, rate: 11025, bits: 8}))
-	f.Add(demo(f, "paper-lanterns.flac").Data[:20000])
-	f.Add(demo(f, "low-tide-lullaby.wav").Data[:2000])
-	f.Fuzz(func(t *testing.T, data []byte) {
-		s, _, err := Decode(bytes.NewReader(data))
-		if err != nil {
-			return
+	f.Add(wavFile(f, wavOpts{frames: 100, rate: 44100, channels: 2}), []byte{1, 3, 0, 64})
+	f.Add(wavFile(f, wavOpts{frames: 100, rate: 11025, bits: 8}), []byte{1, 3, 0, 64})
+	f.Add(demo(f, "paper-lanterns.flac").Data[:20000], []byte{1, 3, 0, 64})
+	f.Add(demo(f, "low-tide-lullaby.wav").Data[:2000], []byte{1, 3, 0, 64})
+	// data is decoded whole, and again from the short reads that sizes
+	// picks (splitread): both must give the same samples.
+	f.Fuzz(func(t *testing.T, data, sizes []byte) {
+		whole, werr := decodeSome(bytes.NewReader(data))
+		split, serr := decodeSome(splitread.New(data, sizes))
+		if (werr == nil) != (serr == nil) || len(whole) != len(split) {
+			t.Fatalf("whole: %d frames, %v; in short reads: %d frames, %v", len(whole), werr, len(split), serr)
 		}
-		defer s.Close()
-		buf := make([][2]float64, 512)
-		for i := 0; i < 100; i++ {
-			if _, ok := s.Stream(buf); !ok {
-				break
+		for i := range whole {
+			if whole[i] != split[i] {
+				t.Fatalf("frame %d: %v whole, %v in short reads", i, whole[i], split[i])
 			}
 		}
-		if l := s.Len(); l > 0 {
-			_ = s.Seek(l / 2)
-		}
 	})
+}
+
+// decodeSome decodes up to 100 buffers of r, seeks to the middle when the
+// length is known, and returns the frames streamed.
+func decodeSome(r io.ReadSeeker) ([][2]float64, error) {
+	s, _, err := Decode(r)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	var out [][2]float64
+	buf := make([][2]float64, 512)
+	for i := 0; i < 100; i++ {
+		n, ok := s.Stream(buf)
+		out = append(out, buf[:n]...)
+		if !ok {
+			break
+		}
+	}
+	if l := s.Len(); l > 0 {
+		_ = s.Seek(l / 2)
+		n, _ := s.Stream(buf)
+		out = append(out, buf[:n]...)
+	}
+	return out, nil
 }
