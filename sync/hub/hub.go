@@ -132,6 +132,7 @@ type Hub struct {
 	running sync.WaitGroup // the runners' goroutines, and record's
 
 	limit   *limiter
+	logs    *logGate // keeps floods of refusals out of the log (limit.go)
 	rtt     rtts
 	waits   [2]time.Duration // first load, later loads
 	friends friendsState
@@ -230,6 +231,7 @@ func New(cfg Config) *Hub {
 		burst = DefaultRateBurst
 	}
 	h.limit = newLimiter(rate, burst, h.now)
+	h.logs = newLogGate(gateLines, gatePeriod)
 	h.waits = [2]time.Duration{cmp.Or(cfg.WaitFirstLoad, WaitFirstLoad), cmp.Or(cfg.WaitLoad, WaitLoad)}
 	// Connection state recovery: a member whose connection drops for less
 	// than two minutes comes back with its socket id and rooms, and gets
@@ -362,7 +364,10 @@ func (h *Hub) registerCommands(nsp *socketio.Namespace) {
 		nsp.On(name, h.wrap(name, cmd))
 	}
 	nsp.OnAny(func(s *socketio.Socket, event string, _ []json.RawMessage, ack socketio.AckFunc) {
-		h.log.Info("hub: unknown event", "user", userOf(s), "event", event)
+		if !h.allowed(s, event, ack) {
+			return
+		}
+		h.logLimited(slog.LevelInfo, "unknown event", "hub: unknown event", "user", userOf(s), "event", clip(event))
 		if ack != nil {
 			_ = ack(protocol.Fail(tandem.Errorf(tandem.EUNKNOWN, "unknown event %q", event)))
 		}
@@ -390,21 +395,30 @@ func (h *Hub) onConnection(s *socketio.Socket) {
 // answers the ack with the result or the error, and logs internal errors.
 func (h *Hub) wrap(name string, cmd command) socketio.SocketHandler {
 	return func(s *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
-		if !h.limit.allow(s.ID()) {
-			h.log.Info("hub: rate limit", "user", userOf(s), "event", name)
-			if ack != nil {
-				_ = ack(protocol.Fail(tandem.Errorf(tandem.ELIMIT,
-					"rate limit: at most %g commands a second (bursts of %d); slow down", h.limit.rate, int(h.limit.burst))))
-			}
+		if !h.allowed(s, name, ack) {
 			return
 		}
 		if !h.run(s.ID(), func() { h.exec(s, name, cmd, args, ack) }) {
-			h.log.Info("hub: too many commands waiting", "user", userOf(s), "event", name)
+			h.logLimited(slog.LevelInfo, "commands waiting", "hub: too many commands waiting", "user", userOf(s), "event", name)
 			if ack != nil {
 				_ = ack(protocol.Fail(tandem.Errorf(tandem.ELIMIT, "too many commands waiting; slow down")))
 			}
 		}
 	}
+}
+
+// allowed takes a token of the socket's rate limit for an event, known or
+// not; without one, it answers the ack with ELIMIT and reports false.
+func (h *Hub) allowed(s *socketio.Socket, event string, ack socketio.AckFunc) bool {
+	if h.limit.allow(s.ID()) {
+		return true
+	}
+	h.logLimited(slog.LevelInfo, "rate limit", "hub: rate limit", "user", userOf(s), "event", clip(event))
+	if ack != nil {
+		_ = ack(protocol.Fail(tandem.Errorf(tandem.ELIMIT,
+			"rate limit: at most %g commands a second (bursts of %d); slow down", h.limit.rate, int(h.limit.burst))))
+	}
+	return false
 }
 
 // exec runs one command and answers its ack.
