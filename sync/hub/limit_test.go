@@ -1,6 +1,8 @@
 package hub
 
 import (
+	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -54,5 +56,37 @@ func TestUnknownEventsAreRateLimited(t *testing.T) {
 	call(t, ann, protocol.ClockPing, protocol.ClockPingRequest{T0: 1}, &ack)
 	if ack.OK || ack.Error.Code != tandem.ELIMIT {
 		t.Fatalf("a command after the burst: %+v, want ELIMIT", ack)
+	}
+}
+
+// An empty playlist is answered with "entries":[], when made and when
+// opened, as docs/PROTOCOL.md shows; playlist:list still leaves entries out.
+func TestEmptyPlaylistHasEntries(t *testing.T) {
+	f := newFixture(t)
+	ann := f.client(t, "ann")
+	args, err := ann.EmitWithAck(testCtx(t), protocol.PlaylistCreate, protocol.CreatePlaylistRequest{OpID: "op-1", Name: "Empty"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(args[0]), `"entries":[]`) {
+		t.Fatalf("playlist:create answered %s, want \"entries\":[]", args[0])
+	}
+	var created protocol.PlaylistAck
+	if err := json.Unmarshal(args[0], &created); err != nil {
+		t.Fatal(err)
+	}
+	args, err = ann.EmitWithAck(testCtx(t), protocol.PlaylistOpen, protocol.PlaylistRequest{PlaylistID: created.Playlist.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(args[0]), `"ok":true`) || !strings.Contains(string(args[0]), `"entries":[]`) {
+		t.Fatalf("playlist:open of an empty playlist answered %s, want \"entries\":[]", args[0])
+	}
+	args, err = ann.EmitWithAck(testCtx(t), protocol.PlaylistList, struct{}{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(args[0]), `"entries"`) {
+		t.Fatalf("playlist:list answered %s, want no entries", args[0])
 	}
 }
