@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -85,6 +86,17 @@ type Config struct {
 	// DefaultRateLimit and DefaultRateBurst.
 	RateLimit float64
 	RateBurst int
+	// AuthFailures is how many failed sign-ins (unknown tokens, refused
+	// invite codes) one client address may make at once, and AuthWindow
+	// how long the whole budget takes to come back; with none left, the
+	// address's sign-ins are refused unchecked until some has (limit.go).
+	// Zero means DefaultAuthFailures (10) and DefaultAuthWindow (a
+	// minute); a negative AuthFailures turns the limit off.
+	AuthFailures int
+	AuthWindow   time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client; nil means loopback (127.0.0.0/8, ::1), empty none.
+	TrustedProxies []netip.Prefix
 	// WaitFirstLoad and WaitLoad bound how long a "wait for everyone"
 	// room waits for buffering members; zero means the defaults.
 	WaitFirstLoad, WaitLoad time.Duration
@@ -122,6 +134,9 @@ type Hub struct {
 	roomLinksAdmit bool
 	io             *socketio.Server
 	mux            *http.ServeMux
+	handler        http.Handler
+	auth           *authBudget    // failed sign-ins by address; nil: no limit
+	proxies        []netip.Prefix // Config.TrustedProxies
 
 	mu     sync.Mutex // guards rooms and closed; never held while taking a liveRoom's mu
 	rooms  map[string]*liveRoom
@@ -232,11 +247,19 @@ func New(cfg Config) *Hub {
 	}
 	h.limit = newLimiter(rate, burst, h.now)
 	h.logs = newLogGate(gateLines, gatePeriod)
+	h.proxies = cfg.TrustedProxies
+	if h.proxies == nil {
+		h.proxies = loopback
+	}
+	if cfg.AuthFailures >= 0 {
+		h.auth = newAuthBudget(cmp.Or(cfg.AuthFailures, DefaultAuthFailures), cmp.Or(cfg.AuthWindow, DefaultAuthWindow), h.now)
+	}
 	h.waits = [2]time.Duration{cmp.Or(cfg.WaitFirstLoad, WaitFirstLoad), cmp.Or(cfg.WaitLoad, WaitLoad)}
 	// Connection state recovery: a member whose connection drops for less
 	// than two minutes comes back with its socket id and rooms, and gets
 	// the room events it missed.
-	h.io = socketio.NewServer(socketio.Options{Engine: cfg.Engine, Logger: log, Recovery: &socketio.RecoveryOptions{}})
+	h.io = socketio.NewServer(socketio.Options{Engine: cfg.Engine, Logger: log, Recovery: &socketio.RecoveryOptions{},
+		ClientAddr: h.clientAddr})
 	nsp := h.io.Of("/")
 	nsp.Use(h.authenticate)
 	nsp.OnConnection(h.onConnection)
@@ -247,11 +270,12 @@ func New(cfg Config) *Hub {
 	h.registerMedia(cfg)
 	h.mux.HandleFunc("GET /join/{code}", h.joinPage) // a room's invite link (rooms.go)
 	h.initOps(cfg)                                   // metrics, revocation, /readyz, /metrics, invites (access.go)
+	h.handler = http.HandlerFunc(h.serveHTTP)        // the sign-in limit of the HTTP API (limit.go)
 	return h
 }
 
 // Handler returns the hub's HTTP handler: /socket.io/ and /healthz.
-func (h *Hub) Handler() http.Handler { return h.mux }
+func (h *Hub) Handler() http.Handler { return h.handler }
 
 // Close disconnects every client.
 func (h *Hub) Close() error {
@@ -289,14 +313,26 @@ func (h *Hub) Close() error {
 const userKey = "user"
 
 func (h *Hub) authenticate(s *socketio.Socket, auth json.RawMessage) error {
+	addr := s.ClientAddr()
+	if d := h.signInWait(signInSocket, addr); d > 0 {
+		return &socketio.ConnectError{Message: signInLimited, Data: signInLimitData{
+			Code: tandem.ELIMIT, Message: tandem.ErrorMessage(signInLimitError(d)), RetryAfter: retrySeconds(d)}}
+	}
 	var a protocol.Auth
+	tried := "no auth payload"
 	if len(auth) > 0 {
-		_ = json.Unmarshal(auth, &a)
+		if json.Unmarshal(auth, &a) != nil {
+			tried = "a malformed auth payload"
+		} else {
+			tried = triedToken(a.Token)
+		}
 	}
 	u, err := h.store.Authenticate(a.Token)
 	if err != nil {
 		if tandem.ErrorCode(err) != tandem.EUNAUTHORIZED {
 			h.log.Error("hub: authenticate", "err", err)
+		} else {
+			h.signInFailed(signInSocket, addr, tried)
 		}
 		return &socketio.ConnectError{Message: protocol.Unauthorized}
 	}
@@ -309,6 +345,14 @@ func (h *Hub) authenticate(s *socketio.Socket, auth json.RawMessage) error {
 	}
 	s.Set(userKey, name)
 	return nil
+}
+
+// signInLimitData is the data of a CONNECT_ERROR for an address with no
+// failed sign-ins left.
+type signInLimitData struct {
+	Code       string `json:"code"`
+	Message    string `json:"message"`
+	RetryAfter int    `json:"retryAfter"` // seconds
 }
 
 func userOf(s *socketio.Socket) string {
