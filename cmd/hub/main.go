@@ -10,6 +10,7 @@
 //	hub user revoke NAME
 //	hub token create --name NAME
 //	hub backup --out FILE
+//	hub help [CMD]              (or hub CMD --help)
 //
 // Every flag can also be set by its TANDEM_* environment variable
 // (--public-url by TANDEM_PUBLIC_URL); flags win. The commands other than
@@ -19,6 +20,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -27,6 +29,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -41,51 +45,142 @@ func main() {
 	}
 }
 
-const usage = `usage:
-  hub serve [--addr 127.0.0.1:7878] [--data DIR] [--public-url URL] [--demo]
+// cmd is one of hub's commands: the words that name it, what follows
+// them, and what runs it.
+type cmd struct {
+	path, synopsis string
+	run            func(ctx context.Context, args []string, stdout, stderr io.Writer, ready chan<- string) error
+}
+
+var commands = []cmd{
+	{"serve", `[--addr 127.0.0.1:7878] [--data DIR] [--public-url URL] [--demo]
             [--tls-cert FILE --tls-key FILE | --acme-domain DOMAIN [--acme-http-addr :80]]
-            [--log-format text|json] [--log-level debug|info|warn|error]
-  hub invite create [--uses 1] [--expires 72h] [--data DIR]
-  hub user list [--data DIR]
-  hub user revoke NAME [--data DIR]
-  hub token create --name NAME [--data DIR]
-  hub backup --out FILE [--data DIR]
-Every flag may also be set by its TANDEM_* environment variable, e.g.
-TANDEM_ADDR, TANDEM_DATA, TANDEM_PUBLIC_URL; flags win. Run "hub serve -h"
-for all of serve's flags, and see docs/SELF-HOSTING.md.
-`
+            [--log-format text|json] [--log-level debug|info|warn|error]`,
+		func(ctx context.Context, args []string, _, stderr io.Writer, ready chan<- string) error {
+			return serve(ctx, args, stderr, ready)
+		}},
+	{"invite create", "[--uses 1] [--expires 72h] [--data DIR]", cliCmd(inviteCreate)},
+	{"user list", "[--data DIR]", cliCmd(userList)},
+	{"user revoke", "NAME [--data DIR]", cliCmd(userRevoke)},
+	{"token create", "--name NAME [--data DIR]", cliCmd(tokenCreate)},
+	{"backup", "--out FILE [--data DIR]", cliCmd(backup)},
+}
+
+func cliCmd(fn func(context.Context, []string, io.Writer, io.Writer) error) func(context.Context, []string, io.Writer, io.Writer, chan<- string) error {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer, _ chan<- string) error {
+		return fn(ctx, args, stdout, stderr)
+	}
+}
+
+func (c cmd) line() string { return "  hub " + c.path + " " + c.synopsis + "\n" }
+
+// usage lists the commands whose path starts with prefix ("" for all).
+func usage(prefix string) string {
+	var b strings.Builder
+	b.WriteString("usage:\n")
+	for _, c := range commands {
+		if prefix == "" || c.path == prefix || strings.HasPrefix(c.path, prefix+" ") {
+			b.WriteString(c.line())
+		}
+	}
+	if prefix == "" {
+		b.WriteString(`Every flag may also be set by its TANDEM_* environment variable, e.g.
+TANDEM_ADDR, TANDEM_DATA, TANDEM_PUBLIC_URL; flags win. Run "hub help CMD" or
+"hub CMD --help" for a command's flags, and see docs/SELF-HOSTING.md.
+`)
+	} else {
+		b.WriteString("Run \"hub " + prefix + " ... --help\" for a command's flags.\n")
+	}
+	return b.String()
+}
+
+// isHelp reports whether arg asks for help, as the flag package reads it.
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" || arg == "--h" }
+
+// wantsHelp reports whether args ask for help before any "--".
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if isHelp(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// help prints a command's usage and flags to w. The command parses "-h",
+// which prints its flags and stops it before it does anything.
+func (c cmd) help(ctx context.Context, w io.Writer) error {
+	var flags bytes.Buffer
+	if err := c.run(ctx, []string{"-h"}, &flags, &flags, nil); !errors.Is(err, flag.ErrHelp) {
+		return fmt.Errorf("%s: help: %v", c.path, err)
+	}
+	_, rest, _ := strings.Cut(flags.String(), "\n") // after flag's "Usage of hub ...:"
+	fmt.Fprintf(w, "usage:\n%sflags:\n%s", c.line(), rest)
+	return nil
+}
+
+// find returns the command named by the first words of args, and the rest.
+func find(args []string) (cmd, []string, bool) {
+	for _, c := range commands {
+		words := strings.Fields(c.path)
+		if len(args) >= len(words) && slices.Equal(args[:len(words)], words) {
+			return c, args[len(words):], true
+		}
+	}
+	return cmd{}, nil, false
+}
+
+// isGroup reports whether word is the first of several words naming
+// commands ("user" of "user list" and "user revoke").
+func isGroup(word string) bool {
+	return slices.ContainsFunc(commands, func(c cmd) bool { return strings.HasPrefix(c.path, word+" ") })
+}
 
 // run is the testable main. ready, when set, receives the address the hub
-// listens on.
+// listens on. "hub CMD --help" and "hub help CMD" print CMD's usage to
+// stdout and return nil.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready chan<- string) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage(""))
 		return errors.New("missing command")
 	}
-	sub := ""
-	if len(args) > 1 {
-		sub = args[1]
-	}
-	switch args[0] + " " + sub {
-	case "token create":
-		return tokenCreate(ctx, args[2:], stdout, stderr)
-	case "invite create":
-		return inviteCreate(ctx, args[2:], stdout, stderr)
-	case "user list":
-		return userList(ctx, args[2:], stdout, stderr)
-	case "user revoke":
-		return userRevoke(ctx, args[2:], stdout, stderr)
-	}
-	switch args[0] {
-	case "serve":
-		return serve(ctx, args[1:], stderr, ready)
-	case "backup":
-		return backup(ctx, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
+	if isHelp(args[0]) || args[0] == "help" && len(args) == 1 {
+		fmt.Fprint(stdout, usage(""))
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
+	if args[0] == "help" {
+		if c, rest, ok := find(args[1:]); ok && len(rest) == 0 {
+			return c.help(ctx, stdout)
+		}
+		if len(args) == 2 && isGroup(args[1]) {
+			fmt.Fprint(stdout, usage(args[1]))
+			return nil
+		}
+		fmt.Fprint(stderr, usage(""))
+		return fmt.Errorf("help: unknown command %q", strings.Join(args[1:], " "))
+	}
+	if c, rest, ok := find(args); ok {
+		if wantsHelp(rest) {
+			return c.help(ctx, stdout)
+		}
+		return c.run(ctx, rest, stdout, stderr, ready)
+	}
+	if isGroup(args[0]) {
+		switch {
+		case len(args) == 1:
+			fmt.Fprint(stderr, usage(args[0]))
+			return fmt.Errorf("%s: missing command", args[0])
+		case wantsHelp(args[1:2]):
+			fmt.Fprint(stdout, usage(args[0]))
+			return nil
+		}
+		fmt.Fprint(stderr, usage(args[0]))
+		return fmt.Errorf("unknown command %q", args[0]+" "+args[1])
+	}
+	fmt.Fprint(stderr, usage(""))
 	return fmt.Errorf("unknown command %q", args[0])
 }
 

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +97,58 @@ func TestUsage(t *testing.T) {
 		if err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{}, nil); err == nil {
 			t.Errorf("run(%q) succeeded", args)
 		}
+	}
+}
+
+// Every command answers --help, -h and "hub help CMD" with its own usage
+// on standard output, and succeeds (exit status 0) without doing anything.
+func TestHelpEveryCommand(t *testing.T) {
+	cases := []struct {
+		cmd  []string
+		want []string // in the usage
+	}{
+		{[]string{"serve"}, []string{"hub serve", "-addr", "-rate-limit"}},
+		{[]string{"invite"}, []string{"hub invite create"}},
+		{[]string{"invite", "create"}, []string{"hub invite create", "-uses", "-expires"}},
+		{[]string{"user"}, []string{"hub user list", "hub user revoke NAME"}},
+		{[]string{"user", "list"}, []string{"hub user list", "-data"}},
+		{[]string{"user", "revoke"}, []string{"hub user revoke NAME", "-data"}},
+		{[]string{"token"}, []string{"hub token create"}},
+		{[]string{"token", "create"}, []string{"hub token create --name NAME", "-name"}},
+		{[]string{"backup"}, []string{"hub backup --out FILE", "-out"}},
+	}
+	t.Setenv("XDG_DATA_HOME", t.TempDir()) // nothing may be created there
+	for _, c := range cases {
+		for _, args := range [][]string{
+			append(slices.Clone(c.cmd), "--help"),
+			append(slices.Clone(c.cmd), "-h"),
+			append([]string{"help"}, c.cmd...),
+		} {
+			var out, errOut bytes.Buffer
+			if err := run(context.Background(), args, &out, &errOut, nil); err != nil {
+				t.Errorf("hub %s: %v (stderr %q)", strings.Join(args, " "), err, errOut.String())
+				continue
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("hub %s printed %q, want %q in it", strings.Join(args, " "), out.String(), w)
+				}
+			}
+			if strings.Contains(out.String()+errOut.String(), "unknown command") {
+				t.Errorf("hub %s: %q", strings.Join(args, " "), out.String()+errOut.String())
+			}
+		}
+	}
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
+		var out bytes.Buffer
+		if err := run(context.Background(), args, &out, io.Discard, nil); err != nil || !strings.Contains(out.String(), "hub user revoke NAME") {
+			t.Errorf("hub %s: %v, %q", strings.Join(args, " "), err, out.String())
+		}
+	}
+	if entries, err := os.ReadDir(os.Getenv("XDG_DATA_HOME")); err != nil || len(entries) > 0 {
+		t.Errorf("help created %v (%v)", entries, err)
+	}
+	if err := run(context.Background(), []string{"help", "frobnicate"}, io.Discard, io.Discard, nil); err == nil {
+		t.Error("hub help frobnicate succeeded")
 	}
 }

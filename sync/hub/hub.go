@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -88,6 +89,17 @@ type Config struct {
 	// DefaultRateLimit and DefaultRateBurst.
 	RateLimit float64
 	RateBurst int
+	// AuthFailures is how many failed sign-ins (unknown tokens, refused
+	// invite codes) one client address may make at once, and AuthWindow
+	// how long the whole budget takes to come back; with none left, the
+	// address's sign-ins are refused unchecked until some has (limit.go).
+	// Zero means DefaultAuthFailures (10) and DefaultAuthWindow (a
+	// minute); a negative AuthFailures turns the limit off.
+	AuthFailures int
+	AuthWindow   time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client; nil means loopback (127.0.0.0/8, ::1), empty none.
+	TrustedProxies []netip.Prefix
 	// WaitFirstLoad and WaitLoad bound how long a "wait for everyone"
 	// room waits for buffering members; zero means the defaults.
 	WaitFirstLoad, WaitLoad time.Duration
@@ -125,6 +137,9 @@ type Hub struct {
 	roomLinksAdmit bool
 	io             *socketio.Server
 	mux            *http.ServeMux
+	handler        http.Handler
+	auth           *authBudget    // failed sign-ins by address; nil: no limit
+	proxies        []netip.Prefix // Config.TrustedProxies
 
 	mu     sync.Mutex // guards rooms and closed; never held while taking a liveRoom's mu
 	rooms  map[string]*liveRoom
@@ -135,6 +150,7 @@ type Hub struct {
 	running sync.WaitGroup // the runners' goroutines, and record's
 
 	limit   *limiter
+	logs    *logGate // keeps floods of refusals out of the log (limit.go)
 	rtt     rtts
 	waits   [2]time.Duration // first load, later loads
 	friends friendsState
@@ -233,11 +249,20 @@ func New(cfg Config) *Hub {
 		burst = DefaultRateBurst
 	}
 	h.limit = newLimiter(rate, burst, h.now)
+	h.logs = newLogGate(gateLines, gatePeriod)
+	h.proxies = cfg.TrustedProxies
+	if h.proxies == nil {
+		h.proxies = loopback
+	}
+	if cfg.AuthFailures >= 0 {
+		h.auth = newAuthBudget(cmp.Or(cfg.AuthFailures, DefaultAuthFailures), cmp.Or(cfg.AuthWindow, DefaultAuthWindow), h.now)
+	}
 	h.waits = [2]time.Duration{cmp.Or(cfg.WaitFirstLoad, WaitFirstLoad), cmp.Or(cfg.WaitLoad, WaitLoad)}
 	// Connection state recovery: a member whose connection drops for less
 	// than two minutes comes back with its socket id and rooms, and gets
 	// the room events it missed.
-	h.io = socketio.NewServer(socketio.Options{Engine: cfg.Engine, Logger: log, Recovery: &socketio.RecoveryOptions{}})
+	h.io = socketio.NewServer(socketio.Options{Engine: cfg.Engine, Logger: log, Recovery: &socketio.RecoveryOptions{},
+		ClientAddr: h.clientAddr})
 	nsp := h.io.Of("/")
 	nsp.Use(h.authenticate)
 	nsp.OnConnection(h.onConnection)
@@ -248,11 +273,12 @@ func New(cfg Config) *Hub {
 	h.registerMedia(cfg)
 	h.mux.HandleFunc("GET /join/{code}", h.joinPage) // a room's invite link (rooms.go)
 	h.initOps(cfg)                                   // metrics, revocation, /readyz, /metrics, invites (access.go)
+	h.handler = http.HandlerFunc(h.serveHTTP)        // the sign-in limit of the HTTP API (limit.go)
 	return h
 }
 
 // Handler returns the hub's HTTP handler: /socket.io/ and /healthz.
-func (h *Hub) Handler() http.Handler { return h.mux }
+func (h *Hub) Handler() http.Handler { return h.handler }
 
 // Close disconnects every client.
 func (h *Hub) Close() error {
@@ -290,14 +316,26 @@ func (h *Hub) Close() error {
 const userKey = "user"
 
 func (h *Hub) authenticate(s *socketio.Socket, auth json.RawMessage) error {
+	addr := s.ClientAddr()
+	if d := h.signInWait(signInSocket, addr); d > 0 {
+		return &socketio.ConnectError{Message: signInLimited, Data: signInLimitData{
+			Code: tandem.ELIMIT, Message: tandem.ErrorMessage(signInLimitError(d)), RetryAfter: retrySeconds(d)}}
+	}
 	var a protocol.Auth
+	tried := "no auth payload"
 	if len(auth) > 0 {
-		_ = json.Unmarshal(auth, &a)
+		if json.Unmarshal(auth, &a) != nil {
+			tried = "a malformed auth payload"
+		} else {
+			tried = triedToken(a.Token)
+		}
 	}
 	u, err := h.store.Authenticate(a.Token)
 	if err != nil {
 		if tandem.ErrorCode(err) != tandem.EUNAUTHORIZED {
 			h.log.Error("hub: authenticate", "err", err)
+		} else {
+			h.signInFailed(signInSocket, addr, tried)
 		}
 		return &socketio.ConnectError{Message: protocol.Unauthorized}
 	}
@@ -311,6 +349,14 @@ func (h *Hub) authenticate(s *socketio.Socket, auth json.RawMessage) error {
 	}
 	s.Set(userKey, name)
 	return nil
+}
+
+// signInLimitData is the data of a CONNECT_ERROR for an address with no
+// failed sign-ins left.
+type signInLimitData struct {
+	Code       string `json:"code"`
+	Message    string `json:"message"`
+	RetryAfter int    `json:"retryAfter"` // seconds
 }
 
 func userOf(s *socketio.Socket) string {
@@ -366,7 +412,10 @@ func (h *Hub) registerCommands(nsp *socketio.Namespace) {
 		nsp.On(name, h.wrap(name, cmd))
 	}
 	nsp.OnAny(func(s *socketio.Socket, event string, _ []json.RawMessage, ack socketio.AckFunc) {
-		h.log.Info("hub: unknown event", "user", userOf(s), "event", event)
+		if !h.allowed(s, event, ack) {
+			return
+		}
+		h.logLimited(slog.LevelInfo, "unknown event", "hub: unknown event", "user", userOf(s), "event", clip(event))
 		if ack != nil {
 			_ = ack(protocol.Fail(tandem.Errorf(tandem.EUNKNOWN, "unknown event %q", event)))
 		}
@@ -394,21 +443,30 @@ func (h *Hub) onConnection(s *socketio.Socket) {
 // answers the ack with the result or the error, and logs internal errors.
 func (h *Hub) wrap(name string, cmd command) socketio.SocketHandler {
 	return func(s *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
-		if !h.limit.allow(s.ID()) {
-			h.log.Info("hub: rate limit", "user", userOf(s), "event", name)
-			if ack != nil {
-				_ = ack(protocol.Fail(tandem.Errorf(tandem.ELIMIT,
-					"rate limit: at most %g commands a second (bursts of %d); slow down", h.limit.rate, int(h.limit.burst))))
-			}
+		if !h.allowed(s, name, ack) {
 			return
 		}
 		if !h.run(s.ID(), func() { h.exec(s, name, cmd, args, ack) }) {
-			h.log.Info("hub: too many commands waiting", "user", userOf(s), "event", name)
+			h.logLimited(slog.LevelInfo, "commands waiting", "hub: too many commands waiting", "user", userOf(s), "event", name)
 			if ack != nil {
 				_ = ack(protocol.Fail(tandem.Errorf(tandem.ELIMIT, "too many commands waiting; slow down")))
 			}
 		}
 	}
+}
+
+// allowed takes a token of the socket's rate limit for an event, known or
+// not; without one, it answers the ack with ELIMIT and reports false.
+func (h *Hub) allowed(s *socketio.Socket, event string, ack socketio.AckFunc) bool {
+	if h.limit.allow(s.ID()) {
+		return true
+	}
+	h.logLimited(slog.LevelInfo, "rate limit", "hub: rate limit", "user", userOf(s), "event", clip(event))
+	if ack != nil {
+		_ = ack(protocol.Fail(tandem.Errorf(tandem.ELIMIT,
+			"rate limit: at most %g commands a second (bursts of %d); slow down", h.limit.rate, int(h.limit.burst))))
+	}
+	return false
 }
 
 // exec runs one command and answers its ack.

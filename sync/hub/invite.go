@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"tandem"
@@ -129,6 +130,12 @@ func (h *Hub) redeemInvite(w http.ResponseWriter, r *http.Request) {
 		opsError(w, http.StatusUnsupportedMediaType, tandem.Errorf(tandem.EINVALID, "the body must be application/json"))
 		return
 	}
+	addr := h.clientAddr(r)
+	if d := h.signInWait(signInInvite, addr); d > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(d)))
+		opsError(w, http.StatusTooManyRequests, signInLimitError(d))
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxRedeemBody)
 	var req RedeemRequest
 	dec := json.NewDecoder(r.Body)
@@ -153,9 +160,12 @@ func (h *Hub) redeemInvite(w http.ResponseWriter, r *http.Request) {
 		u, token, err = rc.RedeemRoomCode(req.Code, req.Name)
 	}
 	if err != nil {
-		if tandem.ErrorCode(err) == tandem.EINTERNAL {
+		switch tandem.ErrorCode(err) {
+		case tandem.EINTERNAL:
 			h.log.Error("hub: redeem invite", "name", req.Name, "err", err)
-		} else {
+		case tandem.EFORBIDDEN: // an unknown, used-up or expired code
+			h.signInFailed(signInInvite, addr, fmt.Sprintf("an invite code of %d characters, for the name %q", len(req.Code), clip(req.Name)))
+		default:
 			h.log.Info("hub: invite refused", "name", req.Name, "err", err)
 		}
 		opsError(w, opsStatus(err), err)

@@ -28,6 +28,8 @@ import (
 //	revocations_total           counter   users revoked
 //	revoked_disconnects_total   counter   sockets closed because their user was revoked
 //	invites_redeemed_total      counter   invites redeemed
+//	auth_failures_total{kind}   counter   failed sign-ins: unknown tokens ("socket", "http") and refused invite codes ("invite")
+//	auth_throttled_total{kind}  counter   sign-ins refused unchecked, from addresses with too many failures
 //	draining                    gauge     1 while the hub shuts down
 //
 // plus the Go runtime's and the process's standard collectors.
@@ -45,6 +47,8 @@ type Metrics struct {
 	revocations       prometheus.Counter
 	revokedDisconnect prometheus.Counter
 	invitesRedeemed   prometheus.Counter
+	authFailures      *prometheus.CounterVec
+	authThrottled     *prometheus.CounterVec
 	draining          prometheus.Gauge
 }
 
@@ -80,10 +84,18 @@ func NewMetrics() *Metrics {
 		revokedDisconnect: prometheus.NewCounter(prometheus.CounterOpts(opts("revoked_disconnects_total", "Sockets closed because their user was revoked."))),
 		invitesRedeemed:   prometheus.NewCounter(prometheus.CounterOpts(opts("invites_redeemed_total", "Invites redeemed."))),
 		draining:          prometheus.NewGauge(prometheus.GaugeOpts(opts("draining", "1 while the hub is shutting down."))),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts(opts("auth_failures_total",
+			"Failed sign-ins: unknown tokens (socket, http) and refused invite codes (invite).")), []string{"kind"}),
+		authThrottled: prometheus.NewCounterVec(prometheus.CounterOpts(opts("auth_throttled_total",
+			"Sign-ins refused unchecked, from addresses with too many failed ones.")), []string{"kind"}),
+	}
+	for _, kind := range []string{signInSocket, signInHTTP, signInInvite} { // shown from the start, at 0
+		m.authFailures.WithLabelValues(kind)
+		m.authThrottled.WithLabelValues(kind)
 	}
 	m.reg.MustRegister(m.connections, m.connectionsTotal, m.eventsIn, m.commandSeconds, m.eventsOut,
 		m.broadcastSeconds, m.txSeconds, m.uploadBytes, m.revocations, m.revokedDisconnect,
-		m.invitesRedeemed, m.draining,
+		m.invitesRedeemed, m.draining, m.authFailures, m.authThrottled,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -52,7 +52,7 @@ func (p Playlist) appendJSON(b []byte) ([]byte, error) {
 	if b, err = appendTime(b, p.CreatedAt); err != nil {
 		return nil, err
 	}
-	if len(p.Entries) > 0 {
+	if p.Entries != nil { // empty but not nil: "entries":[] (omitzero)
 		b = append(b, `,"entries":[`...)
 		for i, e := range p.Entries {
 			if i > 0 {

@@ -315,7 +315,8 @@ type VersionAck struct {
 	Version uint64 `json:"version,omitempty"`
 }
 
-// Playlist is a playlist on the wire. playlist:list leaves Entries out.
+// Playlist is a playlist on the wire. playlist:list leaves Entries out
+// (nil); an empty playlist opened or made has "entries":[] (empty, not nil).
 type Playlist struct {
 	ID            string    `json:"id"`
 	Name          string    `json:"name"`
@@ -323,7 +324,7 @@ type Playlist struct {
 	Collaborative bool      `json:"collaborative"`
 	Version       uint64    `json:"version"`
 	CreatedAt     time.Time `json:"createdAt"`
-	Entries       []Entry   `json:"entries,omitempty"`
+	Entries       []Entry   `json:"entries,omitzero"`
 }
 
 // PlaylistsAck answers playlist:list.

@@ -62,6 +62,10 @@ func (s *Socket) Namespace() *Namespace { return s.nsp }
 // recovery on it may include the client's "pid" and "offset".
 func (s *Socket) Auth() json.RawMessage { return s.auth }
 
+// ClientAddr returns what Options.ClientAddr named the client of the
+// socket's connection at its handshake, or "".
+func (s *Socket) ClientAddr() string { return s.sess.addr }
+
 // Recovered reports whether connection state recovery restored this
 // socket's previous session: its id, rooms and values, with the missed
 // broadcasts replayed. The application's own state about the socket, which
