@@ -198,6 +198,9 @@ func (f fullReads) Read(p []byte) (int, error) {
 	for n < len(p) {
 		m, err := f.ReadSeeker.Read(p[n:])
 		n += m
+		if err == io.EOF && n > 0 {
+			return n, nil // the next Read says EOF: some decoders drop bytes that come with it
+		}
 		if err != nil {
 			return n, err
 		}
