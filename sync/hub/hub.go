@@ -88,6 +88,10 @@ type Config struct {
 	// WaitFirstLoad and WaitLoad bound how long a "wait for everyone"
 	// room waits for buffering members; zero means the defaults.
 	WaitFirstLoad, WaitLoad time.Duration
+	// ConnectTimeout is how long a new connection may take to be let into
+	// the namespace (its Socket.IO CONNECT accepted) before it is closed;
+	// zero means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
 
 	// Access and operations (access.go, invite.go, admin.go, metrics.go).
 	// Accounts enables invite redemption and the admin API; PublicURL is
@@ -234,7 +238,8 @@ func New(cfg Config) *Hub {
 	// Connection state recovery: a member whose connection drops for less
 	// than two minutes comes back with its socket id and rooms, and gets
 	// the room events it missed.
-	h.io = socketio.NewServer(socketio.Options{Engine: cfg.Engine, Logger: log, Recovery: &socketio.RecoveryOptions{}})
+	h.io = socketio.NewServer(socketio.Options{Engine: cfg.Engine, Logger: log, Recovery: &socketio.RecoveryOptions{},
+		ConnectTimeout: cmp.Or(cfg.ConnectTimeout, DefaultConnectTimeout)})
 	nsp := h.io.Of("/")
 	nsp.Use(h.authenticate)
 	nsp.OnConnection(h.onConnection)
