@@ -135,8 +135,11 @@ func (g *Guard) Handler(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r) // a ResponseWriter without deadlines
 			return
 		}
-		r.Body = &body{ReadCloser: r.Body, rc: rc, g: g, remote: r.RemoteAddr, path: r.URL.Path}
-		h.ServeHTTP(w, r)
+		// A shallow copy, as WithContext makes: net/http keeps looking at
+		// its own request's body after the handler.
+		r2 := r.WithContext(r.Context())
+		r2.Body = &body{ReadCloser: r.Body, rc: rc, g: g, remote: r.RemoteAddr, path: r.URL.Path}
+		h.ServeHTTP(w, r2)
 	})
 }
 
