@@ -21,6 +21,7 @@ import (
 
 	"tandem/audio"
 	"tandem/internal/hubmedia"
+	"tandem/internal/netguard"
 	"tandem/store"
 	"tandem/sync/hub"
 )
@@ -48,6 +49,10 @@ type serveConfig struct {
 	allowedOrigins        string
 	maxUploadMB           int64
 	gcPercent             int
+	idleTimeout           time.Duration
+	bodyTimeout           time.Duration
+	connectTimeout        time.Duration
+	maxConnsPerIP         int
 }
 
 // defaultGCPercent is the hub's GOGC. Go's default, 100, lets the heap grow
@@ -81,6 +86,10 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.Int64Var(&c.maxUploadMB, "max-upload-mb", hub.DefaultMaxUpload>>20, "largest music file a friend may upload, in MiB")
 	fs.StringVar(&c.allowedOrigins, "allowed-origins", "", "comma-separated web origins (https://app.example.org) whose pages may connect from a browser; * for any; default: same host only")
 	fs.IntVar(&c.gcPercent, "gc-percent", defaultGCPercent, "the garbage collector's target, as GOGC (10 to 1000): lower holds less memory per connection, higher spends less CPU collecting; without this flag a GOGC variable wins")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", netguard.DefaultIdleTimeout, "how long a keep-alive HTTP connection may wait for its next request")
+	fs.DurationVar(&c.bodyTimeout, "body-timeout", netguard.DefaultBodyTimeout, "how long a request body (an upload, a polling POST) may send nothing before it is cut off")
+	fs.DurationVar(&c.connectTimeout, "connect-timeout", hub.DefaultConnectTimeout, "how long a new Socket.IO connection may take to send its CONNECT and be let in before it is closed")
+	fs.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", netguard.DefaultMaxConnsPerIP, "connections open at once from one IPv4 address or IPv6 /64 (loopback not counted); more are closed at once; 0: no limit")
 	return fs, c
 }
 
@@ -111,6 +120,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		debug.SetGCPercent(c.gcPercent)
 		log.Debug("garbage collector target", "gogc", c.gcPercent)
 	}
+	if c.maxConnsPerIP < 0 {
+		return fmt.Errorf("serve: --max-conns-per-ip %d: want 0 (no limit) or more", c.maxConnsPerIP)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"idle-timeout", c.idleTimeout}, {"body-timeout", c.bodyTimeout}, {"connect-timeout", c.connectTimeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("serve: --%s %v: want a positive duration", d.name, d.v)
+		}
+	}
+	raiseFileLimit(log)
 	tlsCfg, err := c.tlsConfig(log)
 	if err != nil {
 		return err
@@ -127,7 +148,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		}
 	}()
 	cfg := hub.Config{Store: db, Accounts: db, Metrics: metrics, Logger: log,
-		OpenRooms: c.openRooms, RoomLinksAdmit: c.roomLinksAdmit, RateLimit: c.rateLimit, RateBurst: c.rateBurst, MaxUpload: c.maxUploadMB << 20}
+		OpenRooms: c.openRooms, RoomLinksAdmit: c.roomLinksAdmit, RateLimit: c.rateLimit, RateBurst: c.rateBurst, MaxUpload: c.maxUploadMB << 20,
+		ConnectTimeout: c.connectTimeout}
 	for _, o := range strings.Split(c.allowedOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.Engine.AllowedOrigins = append(cfg.Engine.AllowedOrigins, o)
@@ -153,8 +175,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		return err
 	}
 	h := hub.New(cfg)
-	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// One guard for every server: idle and body timeouts, and the cap on
+	// connections per source address across the hub's ports.
+	guard := netguard.New(netguard.Config{IdleTimeout: c.idleTimeout, BodyTimeout: c.bodyTimeout,
+		MaxConnsPerIP: c.maxConnsPerIP, Logger: log})
+	if err := metrics.WatchConns(guard); err != nil {
+		log.Error("connection metrics", "err", err)
+	}
+	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	ln = guard.Listener(ln)
+	srv := guard.Server(h.Handler(), errorLog)
 	if tlsCfg != nil {
 		srv.TLSConfig = tlsCfg.Config
 	}
@@ -172,20 +202,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	if err != nil {
 		log.Error("admin socket; hub CLI commands will not reach this hub", "err", err)
 	} else {
-		asrv := &http.Server{Handler: h.AdminHandler(), ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		asrv := guard.Server(h.AdminHandler(), errorLog)
 		go func() { errc <- asrv.Serve(admin) }()
 		servers = append(servers, asrv)
 	}
 	if c.acmeHTTPAddr != "" {
 		m := tlsCfg.acme
-		hsrv := &http.Server{Addr: c.acmeHTTPAddr, Handler: m.HTTPHandler(nil), ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		hsrv := guard.Server(m.HTTPHandler(nil), errorLog)
 		hln, err := net.Listen("tcp", c.acmeHTTPAddr)
 		if err != nil {
 			log.Error("ACME HTTP listener", "addr", c.acmeHTTPAddr, "err", err)
 		} else {
-			go func() { errc <- hsrv.Serve(hln) }()
+			go func() { errc <- hsrv.Serve(guard.Listener(hln)) }()
 			servers = append(servers, hsrv)
 		}
 	}

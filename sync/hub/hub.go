@@ -103,6 +103,10 @@ type Config struct {
 	// WaitFirstLoad and WaitLoad bound how long a "wait for everyone"
 	// room waits for buffering members; zero means the defaults.
 	WaitFirstLoad, WaitLoad time.Duration
+	// ConnectTimeout is how long a new connection may take to be let into
+	// the namespace (its Socket.IO CONNECT accepted) before it is closed;
+	// zero means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
 
 	// Access and operations (access.go, invite.go, admin.go, metrics.go).
 	// Accounts enables invite redemption and the admin API; PublicURL is
@@ -262,7 +266,7 @@ func New(cfg Config) *Hub {
 	// than two minutes comes back with its socket id and rooms, and gets
 	// the room events it missed.
 	h.io = socketio.NewServer(socketio.Options{Engine: cfg.Engine, Logger: log, Recovery: &socketio.RecoveryOptions{},
-		ClientAddr: h.clientAddr})
+		ClientAddr: h.clientAddr, ConnectTimeout: cmp.Or(cfg.ConnectTimeout, DefaultConnectTimeout)})
 	nsp := h.io.Of("/")
 	nsp.Use(h.authenticate)
 	nsp.OnConnection(h.onConnection)

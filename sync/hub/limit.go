@@ -28,6 +28,12 @@ const (
 	DefaultRateBurst = 40 // commands at once
 )
 
+// DefaultConnectTimeout is Config.ConnectTimeout's default: a connection
+// not let into the namespace within it is closed. A player sends its
+// CONNECT right after the Engine.IO handshake; 20 s, less than Socket.IO's
+// own 45 s, bounds what a connection that never authenticates holds.
+const DefaultConnectTimeout = 20 * time.Second
+
 type bucket struct {
 	tokens float64
 	last   time.Time

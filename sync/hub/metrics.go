@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -31,6 +32,13 @@ import (
 //	auth_failures_total{kind}   counter   failed sign-ins: unknown tokens ("socket", "http") and refused invite codes ("invite")
 //	auth_throttled_total{kind}  counter   sign-ins refused unchecked, from addresses with too many failures
 //	draining                    gauge     1 while the hub shuts down
+//
+// and, once WatchConns has been called, what the connection guard counts
+// (internal/netguard):
+//
+//	tcp_connections             gauge     TCP connections open now
+//	conns_refused_total         counter   connections closed at once: their source had --max-conns-per-ip open
+//	body_timeouts_total         counter   request bodies cut off for delivering nothing for the body timeout
 //
 // plus the Go runtime's and the process's standard collectors.
 type Metrics struct {
@@ -107,6 +115,30 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // store.Options.ObserveTx.
 func (m *Metrics) ObserveStoreTx(kind string, d time.Duration) {
 	m.txSeconds.WithLabelValues(kind).Observe(d.Seconds())
+}
+
+// ConnStats is what a connection guard counts; *netguard.Guard has it.
+type ConnStats interface {
+	Open() int
+	Refused() uint64
+	BodyStalls() uint64
+}
+
+// WatchConns adds the guard's counts to the metrics. Call it once.
+func (m *Metrics) WatchConns(s ConnStats) error {
+	opts := func(name, help string) prometheus.Opts {
+		return prometheus.Opts{Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: name, Help: help}
+	}
+	return errors.Join(
+		m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("tcp_connections",
+			"TCP connections open now.")), func() float64 { return float64(s.Open()) })),
+		m.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts(opts("conns_refused_total",
+			"Connections closed as soon as accepted because their source address had the most connections allowed open.")),
+			func() float64 { return float64(s.Refused()) })),
+		m.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts(opts("body_timeouts_total",
+			"Request bodies cut off for delivering nothing for the body timeout.")),
+			func() float64 { return float64(s.BodyStalls()) })),
+	)
 }
 
 // handler serves the metrics in the Prometheus text format.

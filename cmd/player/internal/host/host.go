@@ -18,6 +18,7 @@ import (
 
 	"tandem/audio"
 	"tandem/internal/hubmedia"
+	"tandem/internal/netguard"
 	"tandem/store"
 	"tandem/sync/hub"
 )
@@ -92,8 +93,12 @@ func Start(dir, listen, hostName string, log *slog.Logger) (*Host, error) {
 		return nil, fmt.Errorf("built-in hub: %w", err)
 	}
 	h.hub = hub.New(cfg)
-	h.srv = &http.Server{Handler: h.hub.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { h.done <- h.srv.Serve(ln) }()
+	// The hub's own limits: idle and body timeouts, and the cap on
+	// connections from one address (friends on the LAN; loopback, this
+	// player, is not capped).
+	guard := netguard.New(netguard.Config{MaxConnsPerIP: netguard.DefaultMaxConnsPerIP, Logger: log.With("part", "hub")})
+	h.srv = guard.Server(h.hub.Handler(), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+	go func() { h.done <- h.srv.Serve(guard.Listener(ln)) }()
 	log.Info("built-in hub listening", "addr", ln.Addr().String(), "join", h.JoinURL)
 	ok = true
 	return h, nil
