@@ -65,6 +65,13 @@ func (s *syncBuffer) String() string {
 // given extra flags on a free loopback port, and stops it at cleanup.
 func startHub(t *testing.T, names []string, flags ...string) *hubProc {
 	t.Helper()
+	return startHubOn(t, "127.0.0.1", names, flags...)
+}
+
+// startHubOn is startHub listening on host (0.0.0.0: every address); the
+// test reaches it through loopback.
+func startHubOn(t *testing.T, host string, names []string, flags ...string) *hubProc {
+	t.Helper()
 	h := &hubProc{t: t, bin: testhub.Binary(t), data: t.TempDir(), tokens: map[string]string{}, logs: &syncBuffer{}}
 	for _, n := range names {
 		out, err := exec.Command(h.bin, "token", "create", "--name", n, "--data", h.data).CombinedOutput()
@@ -81,7 +88,8 @@ func startHub(t *testing.T, names []string, flags ...string) *hubProc {
 	h.addr = ln.Addr().String()
 	ln.Close()
 	h.url = "http://" + h.addr
-	args := append([]string{"serve", "--addr", h.addr, "--data", h.data}, flags...)
+	_, port, _ := net.SplitHostPort(h.addr)
+	args := append([]string{"serve", "--addr", net.JoinHostPort(host, port), "--data", h.data}, flags...)
 	h.cmd = exec.Command(h.bin, args...)
 	h.cmd.Stdout, h.cmd.Stderr = h.logs, h.logs
 	if err := h.cmd.Start(); err != nil {
