@@ -102,6 +102,7 @@ type Conn struct {
 	maxQueue     int // packets; a peer that lets more pile up is dropped
 	log          *slog.Logger
 	handler      Handler
+	clientAddr   string // Options.ClientAddr of the handshake (server)
 
 	recvMu sync.Mutex // serialises delivery to the handler
 
@@ -304,6 +305,10 @@ func (c *Conn) takeLateGET() bool {
 	c.lateGET = false
 	return late
 }
+
+// ClientAddr returns what Options.ClientAddr named the client from its
+// handshake request: "" without it, and on the client side.
+func (c *Conn) ClientAddr() string { return c.clientAddr }
 
 // Wait blocks until the connection's goroutines have exited. It must not be
 // called from the handler.

@@ -47,6 +47,10 @@ type Options struct {
 	AllowedOrigins []string
 	// AllowRequest, when set, may refuse a request before the handshake.
 	AllowRequest func(r *http.Request) error
+	// ClientAddr, when set, names the client of each new connection from
+	// its handshake request (its address, say); Conn.ClientAddr returns
+	// it.
+	ClientAddr func(r *http.Request) string
 	// GoroutineReads reads each WebSocket on a goroutine of its own, as
 	// on systems other than Linux. By default, on Linux, one readiness
 	// loop (epoll) reads every WebSocket of the server, and an idle
@@ -280,6 +284,9 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	}
 	c := newConn(h.SID, true, h, s.log)
 	c.maxQueue = s.opts.SendQueue
+	if s.opts.ClientAddr != nil {
+		c.clientAddr = s.opts.ClientAddr(r)
+	}
 	if ws != nil {
 		c.wake = nil // only polling GETs wait for it; signal skips a nil channel
 	}

@@ -115,16 +115,6 @@ type Server struct {
 	// for the missed packets a recovery replays, three quarters for those
 	// and the broadcasts held during middleware (messages).
 	replayLimit, holdLimit int
-	// clientAddr is Options.ClientAddr. A handshake holds hs from
-	// ServeHTTP, which sets hsSlot, until Engine.IO calls accept, which
-	// takes the slot's address and lets hs go (or until the handshake
-	// fails): Engine.IO calls accept on the handshake's own goroutine,
-	// from within its ServeHTTP, and tells nothing else of the request.
-	// Only a handshake's own checks and, for a WebSocket, its 101 answer
-	// happen under hs.
-	clientAddr func(r *http.Request) string
-	hs         sync.Mutex
-	hsSlot     *handshakeSlot // guarded by hs
 
 	mu      sync.RWMutex // guards the following
 	nsps    map[string]*Namespace
@@ -146,7 +136,7 @@ func NewServer(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{log: opts.Logger, connectTimeout: opts.ConnectTimeout, newAdapter: opts.Adapter,
-		cleanupChildren: opts.CleanupEmptyChildren, now: opts.Now, nsps: map[string]*Namespace{}, clientAddr: opts.ClientAddr}
+		cleanupChildren: opts.CleanupEmptyChildren, now: opts.Now, nsps: map[string]*Namespace{}}
 	if opts.Recovery != nil {
 		r := *opts.Recovery
 		if r.MaxDisconnectionDuration <= 0 {
@@ -157,6 +147,9 @@ func NewServer(opts Options) *Server {
 		}
 		s.recovery = &r
 	}
+	if opts.ClientAddr != nil {
+		opts.Engine.ClientAddr = opts.ClientAddr
+	}
 	s.eio = engineio.NewServer(opts.Engine, opts.Logger, s.accept)
 	q := s.eio.Options().SendQueue
 	s.replayLimit, s.holdLimit = q/2, q*3/4
@@ -165,29 +158,7 @@ func NewServer(opts Options) *Server {
 }
 
 // ServeHTTP serves the Engine.IO endpoint.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.clientAddr == nil || r.URL.Query().Has("sid") {
-		s.eio.ServeHTTP(w, r) // not a handshake: no new connection
-		return
-	}
-	slot := &handshakeSlot{addr: s.clientAddr(r)}
-	s.hs.Lock()
-	s.hsSlot = slot
-	defer func() {
-		if !slot.taken { // no connection was made
-			s.hsSlot = nil
-			s.hs.Unlock()
-		}
-	}()
-	s.eio.ServeHTTP(w, r)
-}
-
-// handshakeSlot hands a handshake's client address from ServeHTTP to
-// accept; both run on the handshake's goroutine.
-type handshakeSlot struct {
-	addr  string
-	taken bool
-}
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.eio.ServeHTTP(w, r) }
 
 // Of returns the namespace with the given name, creating it if needed. A
 // name without a leading slash gets one.
@@ -242,13 +213,7 @@ func (s *Server) Close() error {
 
 // accept makes the session for a new Engine.IO connection.
 func (s *Server) accept(c *engineio.Conn) engineio.Handler {
-	addr := ""
-	if s.clientAddr != nil { // ServeHTTP holds hs and set hsSlot
-		slot := s.hsSlot
-		addr, slot.taken, s.hsSlot = slot.addr, true, nil
-		s.hs.Unlock()
-	}
-	ss := &session{srv: s, conn: c, log: s.log, addr: addr}
+	ss := &session{srv: s, conn: c, log: s.log, addr: c.ClientAddr()}
 	ss.connectTimer = time.AfterFunc(s.connectTimeout, func() {
 		ss.mu.Lock()
 		n := len(ss.sockets)
