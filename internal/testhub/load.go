@@ -23,10 +23,10 @@ import (
 
 // busyStall is the share of a trial's time in which some task waited for
 // a CPU above which the trial counts as measured under load.
-const busyStall = 0.20
+const busyStall = 0.10
 
 // quietStall is the share of a second's waiting that counts as quiet.
-const quietStall = 0.10
+const quietStall = 0.05
 
 // cpuStall returns the kernel's running total of the time in which some
 // runnable task waited for a CPU (/proc/pressure/cpu, "some"); ok is false
@@ -70,7 +70,7 @@ func StallShare(d time.Duration) (share float64, ok bool) {
 }
 
 // WaitQuiet waits, up to max, for a second in which tasks waited for a CPU
-// less than a tenth of the time, and returns the last second's share.
+// less than a twentieth of the time, and returns the last second's share.
 func WaitQuiet(max time.Duration) float64 {
 	deadline := time.Now().Add(max)
 	for {
