@@ -160,7 +160,7 @@ func (m *media) fail(w http.ResponseWriter, r *http.Request, status int, err err
 	} else {
 		m.h.log.Debug("hub: http refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
-	m.reply(w, status, apiError{Error: &tandem.Error{Code: code, Message: tandem.ErrorMessage(err)}})
+	m.reply(w, r, status, apiError{Error: &tandem.Error{Code: code, Message: tandem.ErrorMessage(err)}})
 }
 
 // failCode answers with the status that goes with err's code.
@@ -183,7 +183,8 @@ func (m *media) failCode(w http.ResponseWriter, r *http.Request, err error) {
 	m.fail(w, r, status, err)
 }
 
-func (m *media) reply(w http.ResponseWriter, status int, v any) {
+func (m *media) reply(w http.ResponseWriter, r *http.Request, status int, v any) {
+	m.answerEarly(w, r)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -196,6 +197,13 @@ func (m *media) reply(w http.ResponseWriter, status int, v any) {
 func (m *media) authenticated(fn func(http.ResponseWriter, *http.Request, tandem.User)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if r.Body != nil && r.Body != http.NoBody {
+			// On a copy of the request: the server looks at the body of
+			// its own to learn whether the client still waits for a
+			// 100 Continue.
+			r = r.WithContext(r.Context())
+			r.Body = &countedBody{ReadCloser: r.Body, h: m.h}
+		}
 		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !strings.EqualFold(scheme, "Bearer") || token == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tandem"`)
@@ -212,25 +220,55 @@ func (m *media) authenticated(fn func(http.ResponseWriter, *http.Request, tandem
 			m.fail(w, r, 0, fmt.Errorf("hub: authenticate: %w", err))
 			return
 		}
-		if r.Body != nil {
-			r.Body = countedBody{ReadCloser: r.Body, h: m.h}
-		}
 		fn(w, r, u)
 	}
 }
 
-// countedBody counts the bytes friends upload, for the hub's metrics.
+// countedBody counts the bytes friends upload, for the hub's metrics, and
+// notes whether the handler read the body to its end.
 type countedBody struct {
 	io.ReadCloser
-	h *Hub
+	h   *Hub
+	eof bool
 }
 
-func (b countedBody) Read(p []byte) (int, error) {
+func (b *countedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if n > 0 {
 		b.h.countUploadBytes(int64(n))
 	}
+	if err == io.EOF {
+		b.eof = true
+	}
 	return n, err
+}
+
+// unread reports whether r has a body the handler did not read to its
+// end.
+func unread(r *http.Request) bool {
+	b, ok := r.Body.(*countedBody)
+	return ok && !b.eof
+}
+
+// earlyGrace is how long the hub goes on reading, and dropping, the rest
+// of a body it answered before reading (see answerEarly).
+const earlyGrace = time.Second
+
+// answerEarly readies an answer given before the request's body was read
+// to its end. Over HTTP/1 the hub closes the connection after it, rather
+// than read a body it does not want: Go's server would read up to 256 KB
+// of it, without a time limit, after sending the answer. It reads, and
+// drops, what arrives for earlyGrace more, so that closing with bytes
+// unread does not reset the connection under the client before it reads
+// the answer. HTTP/2 ends the stream alone.
+func (m *media) answerEarly(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor != 1 || !unread(r) {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(earlyGrace)); err != nil {
+		m.h.log.Debug("hub: http read deadline", "err", err)
+	}
 }
 
 // TrackJSON is a track as the HTTP API shows it. Durations are in
@@ -280,7 +318,7 @@ func (m *media) track(w http.ResponseWriter, r *http.Request) (tandem.Track, boo
 
 func (m *media) getTrack(w http.ResponseWriter, r *http.Request, _ tandem.User) {
 	if t, ok := m.track(w, r); ok {
-		m.reply(w, http.StatusOK, trackJSON(t))
+		m.reply(w, r, http.StatusOK, trackJSON(t))
 	}
 }
 
@@ -407,7 +445,7 @@ func (m *media) known(w http.ResponseWriter, r *http.Request, digest string) boo
 		return false
 	}
 	w.Header().Set("Location", "/api/tracks/"+t.ID)
-	m.reply(w, http.StatusOK, trackJSON(t))
+	m.reply(w, r, http.StatusOK, trackJSON(t))
 	return true
 }
 
@@ -509,7 +547,7 @@ func (m *media) finish(w http.ResponseWriter, r *http.Request, u tandem.User, na
 		m.h.log.Info("hub: track uploaded", "user", u.Name, "id", sum, "title", t.Title, "format", t.Format, "bytes", t.Size)
 	}
 	w.Header().Set("Location", "/api/tracks/"+stored.ID)
-	m.reply(w, status, trackJSON(stored))
+	m.reply(w, r, status, trackJSON(stored))
 }
 
 // UploadJSON is a resumable upload session as the HTTP API shows it.
@@ -560,7 +598,7 @@ func (m *media) postUpload(w http.ResponseWriter, r *http.Request, u tandem.User
 		return
 	}
 	w.Header().Set("Location", "/api/uploads/"+up.ID)
-	m.reply(w, http.StatusCreated, m.uploadHeaders(w, up))
+	m.reply(w, r, http.StatusCreated, m.uploadHeaders(w, up))
 }
 
 // upload returns the caller's session named in the path, or answers.
@@ -579,7 +617,7 @@ func (m *media) upload(w http.ResponseWriter, r *http.Request, u tandem.User) (U
 
 func (m *media) getUpload(w http.ResponseWriter, r *http.Request, u tandem.User) {
 	if up, ok := m.upload(w, r, u); ok {
-		m.reply(w, http.StatusOK, m.uploadHeaders(w, up))
+		m.reply(w, r, http.StatusOK, m.uploadHeaders(w, up))
 	}
 }
 
@@ -618,6 +656,7 @@ func (m *media) patchUpload(w http.ResponseWriter, r *http.Request, u tandem.Use
 		return
 	}
 	m.uploadHeaders(w, up)
+	m.answerEarly(w, r)
 	w.WriteHeader(http.StatusNoContent)
 }
 
