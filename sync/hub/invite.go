@@ -134,7 +134,12 @@ func (h *Hub) redeemInvite(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		opsError(w, http.StatusBadRequest, tandem.Errorf(tandem.EINVALID, "malformed body: %v", err))
+		h.log.Debug("hub: malformed redemption", "err", err)
+		msg := `the body must be a JSON object with "code" and "name" and nothing else`
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			msg = fmt.Sprintf("the body is larger than %d bytes", maxRedeemBody)
+		}
+		opsError(w, http.StatusBadRequest, tandem.Errorf(tandem.EINVALID, "%s", msg))
 		return
 	}
 	if req.Code == "" {
@@ -153,7 +158,8 @@ func (h *Hub) redeemInvite(w http.ResponseWriter, r *http.Request) {
 		u, token, err = rc.RedeemRoomCode(req.Code, req.Name)
 	}
 	if err != nil {
-		if tandem.ErrorCode(err) == tandem.EINTERNAL {
+		err = tandem.NoSpace(err)
+		if code := tandem.ErrorCode(err); code == tandem.EINTERNAL || code == tandem.ENOSPACE {
 			h.log.Error("hub: redeem invite", "name", req.Name, "err", err)
 		} else {
 			h.log.Info("hub: invite refused", "name", req.Name, "err", err)
@@ -181,6 +187,8 @@ func opsStatus(err error) int {
 		return http.StatusConflict
 	case tandem.ELIMIT:
 		return http.StatusTooManyRequests
+	case tandem.ENOSPACE:
+		return http.StatusInsufficientStorage
 	}
 	return http.StatusInternalServerError
 }

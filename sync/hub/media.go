@@ -35,7 +35,7 @@ const copyBuffer = 256 << 10
 
 // ErrUnsupported marks a Probe error about the file itself: it is not
 // music in a format the hub accepts, or it does not decode. The upload
-// gets 415 with the error's text.
+// gets 415 with ErrUnsupported's text; the rest goes to the log.
 var ErrUnsupported = errors.New("not a playable MP3, FLAC, Ogg Vorbis or WAV file")
 
 // MediaInfo is what Probe learns about a file.
@@ -80,8 +80,9 @@ type Upload struct {
 }
 
 // Media is the storage of tracks' files. Methods return *tandem.Error
-// values with codes EINVALID, ENOTFOUND, ECONFLICT or ELIMIT where they
-// apply; a method returns only once its change is durable.
+// values with codes EINVALID, ENOTFOUND, ECONFLICT, ELIMIT or ENOSPACE (a
+// full disk) where they apply; a method returns only once its change is
+// durable. Writes to a Spool may fail with ENOSPACE too.
 type Media interface {
 	// AddTrack stores t unless a track with its ID exists, and returns
 	// the stored track and whether t was added.
@@ -103,7 +104,8 @@ type Media interface {
 	// session's (else ECONFLICT), growing the file to at most max bytes
 	// (else ELIMIT) and to its declared length (else EINVALID). If r
 	// fails, the bytes before are kept and the updated session is
-	// returned with an EINVALID error.
+	// returned with an EINVALID error. If writing fails, nothing of r is
+	// kept.
 	AppendUpload(id string, offset int64, r io.Reader, max int64) (Upload, error)
 	// FinishUpload hands over the session's file as a spool; committing
 	// it ends the session, aborting it deletes the session.
@@ -151,13 +153,19 @@ type apiError struct {
 }
 
 // fail answers with err as JSON. Errors without a code are faults of the
-// hub: they are logged and shown as "internal error".
+// hub: they are logged and shown as "internal error"; a full disk is
+// logged and answered 507 ENOSPACE.
 func (m *media) fail(w http.ResponseWriter, r *http.Request, status int, err error) {
+	err = tandem.NoSpace(err)
 	code := tandem.ErrorCode(err)
-	if code == tandem.EINTERNAL {
+	switch code {
+	case tandem.EINTERNAL:
 		m.h.log.Error("hub: http", "method", r.Method, "path", r.URL.Path, "err", err)
 		status = http.StatusInternalServerError
-	} else {
+	case tandem.ENOSPACE:
+		m.h.log.Error("hub: http: the disk is full", "method", r.Method, "path", r.URL.Path, "err", err)
+		status = http.StatusInsufficientStorage
+	default:
 		m.h.log.Debug("hub: http refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
 	m.reply(w, r, status, apiError{Error: &tandem.Error{Code: code, Message: tandem.ErrorMessage(err)}})
@@ -179,6 +187,8 @@ func (m *media) failCode(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusForbidden
 	case tandem.ELIMIT:
 		status = http.StatusRequestEntityTooLarge
+	case tandem.ENOSPACE:
+		status = http.StatusInsufficientStorage
 	}
 	m.fail(w, r, status, err)
 }
@@ -269,6 +279,22 @@ func (m *media) answerEarly(w http.ResponseWriter, r *http.Request) {
 	if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(earlyGrace)); err != nil {
 		m.h.log.Debug("hub: http read deadline", "err", err)
 	}
+}
+
+// readErrors reads r and keeps its error, so that a copy from it can tell
+// a failing reader (the client's fault) from a failing writer (the
+// hub's).
+type readErrors struct {
+	r   io.Reader
+	err error // the first error other than io.EOF
+}
+
+func (r *readErrors) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 // TrackJSON is a track as the HTTP API shows it. Durations are in
@@ -473,18 +499,21 @@ func (m *media) postTrack(w http.ResponseWriter, r *http.Request, u tandem.User)
 		return
 	}
 	defer spool.Abort()
-	n, err := io.CopyBuffer(spool, io.LimitReader(r.Body, m.max+1), make([]byte, copyBuffer))
+	body := &readErrors{r: io.LimitReader(r.Body, m.max+1)}
+	n, err := io.CopyBuffer(spool, body, make([]byte, copyBuffer))
 	switch {
-	case n > m.max:
-		m.fail(w, r, http.StatusRequestEntityTooLarge, m.tooLarge())
-		return
-	case err != nil && spool.Size() == n:
+	case body.err != nil:
 		// Reading the body failed: the client went away, or sent too
 		// little.
-		m.fail(w, r, http.StatusBadRequest, tandem.Errorf(tandem.EINVALID, "the upload was cut short after %d bytes: %v", n, err))
+		m.fail(w, r, http.StatusBadRequest, fmt.Errorf("hub: upload: %w: %w",
+			tandem.Errorf(tandem.EINVALID, "the upload was cut short after %d bytes", n), body.err))
 		return
 	case err != nil:
+		// Writing it failed: the hub's fault (507 on a full disk).
 		m.fail(w, r, 0, fmt.Errorf("hub: upload: %w", err))
+		return
+	case n > m.max:
+		m.fail(w, r, http.StatusRequestEntityTooLarge, m.tooLarge())
 		return
 	}
 	m.finish(w, r, u, fileName(r), digest, spool)
@@ -512,7 +541,9 @@ func (m *media) finish(w http.ResponseWriter, r *http.Request, u tandem.User, na
 	}
 	info, err := m.probe(spool.Reader())
 	if errors.Is(err, ErrUnsupported) {
-		m.fail(w, r, http.StatusUnsupportedMediaType, tandem.Errorf(tandem.EINVALID, "%v", err))
+		// The decoder's words stay in the log.
+		m.fail(w, r, http.StatusUnsupportedMediaType, fmt.Errorf("hub: probe upload: %w: %w",
+			tandem.Errorf(tandem.EINVALID, "%v", ErrUnsupported), err))
 		return
 	}
 	if err != nil {
