@@ -3,59 +3,20 @@ package store
 import (
 	"bytes"
 	"errors"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	"tandem"
+	"tandem/internal/testhub"
 )
-
-// fakeDisk is a disk with room for a number of bytes: writes through it
-// fail as os.File's do when a disk is full.
-type fakeDisk struct {
-	mu   sync.Mutex
-	room int64
-	err  syscall.Errno // the failure; ENOSPC by default
-}
-
-func (d *fakeDisk) setRoom(n int64) {
-	d.mu.Lock()
-	d.room = n
-	d.mu.Unlock()
-}
-
-func (d *fakeDisk) wrap(f *os.File) io.Writer { return &fakeDiskFile{d: d, f: f} }
-
-type fakeDiskFile struct {
-	d *fakeDisk
-	f *os.File
-}
-
-func (w *fakeDiskFile) Write(p []byte) (int, error) {
-	w.d.mu.Lock()
-	fits := min(int64(len(p)), w.d.room)
-	w.d.room -= fits
-	errno := w.d.err
-	w.d.mu.Unlock()
-	n, err := w.f.Write(p[:fits])
-	if err == nil && n < len(p) {
-		if errno == 0 {
-			errno = syscall.ENOSPC
-		}
-		err = &fs.PathError{Op: "write", Path: w.f.Name(), Err: errno}
-	}
-	return n, err
-}
 
 func TestSpoolNoSpace(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), BlobDir)
-	disk := &fakeDisk{room: 1000}
-	b, err := OpenBlobs(dir, nil, WithFileWriter(disk.wrap))
+	disk := testhub.NewFakeDisk(1000)
+	b, err := OpenBlobs(dir, nil, WithFileWriter(disk.Wrap))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,8 +50,8 @@ func TestAppendNoSpace(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	disk := &fakeDisk{room: 1000}
-	b, err := OpenBlobs(filepath.Join(dir, BlobDir), nil, WithFileWriter(disk.wrap))
+	disk := testhub.NewFakeDisk(1000)
+	b, err := OpenBlobs(filepath.Join(dir, BlobDir), nil, WithFileWriter(disk.Wrap))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,14 +77,12 @@ func TestAppendNoSpace(t *testing.T) {
 		t.Errorf("session file after a failed write: %v, %v; want it empty", fi, err)
 	}
 	// Another storage fault is internal.
-	disk.mu.Lock()
-	disk.err = syscall.EIO
-	disk.mu.Unlock()
+	disk.Set(0, syscall.EIO)
 	if _, err := u.Append(up.ID, 0, bytes.NewReader(data), 1<<20); tandem.ErrorCode(err) != tandem.EINTERNAL {
 		t.Fatalf("Append with an I/O error = %v, want EINTERNAL", err)
 	}
 	// Once there is room, the upload goes on from where it was.
-	disk.setRoom(1 << 20)
+	disk.Set(1<<20, syscall.ENOSPC)
 	if got, err = u.Append(up.ID, 0, bytes.NewReader(data), 1<<20); err != nil || got.Offset != int64(len(data)) {
 		t.Fatalf("Append with room = %+v, %v", got, err)
 	}

@@ -5,54 +5,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"tandem"
+	"tandem/internal/testhub"
 	"tandem/store"
 )
-
-// fakeDisk is a disk with room for a number of bytes: the blob writes
-// that go through it fail as os.File's do when a disk is full.
-type fakeDisk struct {
-	mu   sync.Mutex
-	room int64
-	err  syscall.Errno
-}
-
-func (d *fakeDisk) set(room int64, err syscall.Errno) {
-	d.mu.Lock()
-	d.room, d.err = room, err
-	d.mu.Unlock()
-}
-
-func (d *fakeDisk) wrap(f *os.File) io.Writer { return &fakeDiskFile{d: d, f: f} }
-
-type fakeDiskFile struct {
-	d *fakeDisk
-	f *os.File
-}
-
-func (w *fakeDiskFile) Write(p []byte) (int, error) {
-	w.d.mu.Lock()
-	fits := min(int64(len(p)), w.d.room)
-	w.d.room -= fits
-	errno := w.d.err
-	w.d.mu.Unlock()
-	n, err := w.f.Write(p[:fits])
-	if err == nil && n < len(p) {
-		err = &fs.PathError{Op: "write", Path: w.f.Name(), Err: errno}
-	}
-	return n, err
-}
 
 // wantNoDetail checks that an error answer shows no server path and no
 // Go error text.
@@ -86,9 +50,9 @@ func TestUploadDiskFull(t *testing.T) {
 		{"i/o error", syscall.EIO, http.StatusInternalServerError, tandem.EINTERNAL},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			disk := &fakeDisk{}
-			m := newMediaHub(t, 0, store.WithFileWriter(disk.wrap))
-			disk.set(int64(len(data)/2), tt.errno)
+			disk := testhub.NewFakeDisk(0)
+			m := newMediaHub(t, 0, store.WithFileWriter(disk.Wrap))
+			disk.Set(int64(len(data)/2), tt.errno)
 			resp, body := m.do(t, "POST", "/api/tracks", bytes.NewReader(data))
 			wantError(t, resp, body, tt.status, tt.code)
 			wantNoDetail(t, body, m.blobs)
@@ -96,7 +60,7 @@ func TestUploadDiskFull(t *testing.T) {
 				t.Errorf("files left behind: %v", files)
 			}
 
-			disk.set(int64(len(data)/2), tt.errno)
+			disk.Set(int64(len(data)/2), tt.errno)
 			resp, body = m.do(t, "POST", "/api/uploads", nil, "Upload-Length", strconv.Itoa(len(data)))
 			if resp.StatusCode != http.StatusCreated {
 				t.Fatalf("create: %d %s", resp.StatusCode, body)
@@ -110,7 +74,7 @@ func TestUploadDiskFull(t *testing.T) {
 				t.Errorf("offset %q after a failed write, want 0", resp.Header.Get("Upload-Offset"))
 			}
 			// Once there is room, the upload goes on.
-			disk.set(1<<30, 0)
+			disk.Set(1<<30, 0)
 			resp, body = m.do(t, "PATCH", loc, bytes.NewReader(data), "Upload-Offset", "0")
 			if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
 				t.Fatalf("upload with room: %d %s", resp.StatusCode, body)
