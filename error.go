@@ -3,6 +3,7 @@ package tandem
 import (
 	"errors"
 	"fmt"
+	"syscall"
 )
 
 // Stable error codes. They appear in error acks and never change meaning.
@@ -15,6 +16,7 @@ const (
 	EUNKNOWN      = "EUNKNOWN"      // unknown event or command
 	ELIMIT        = "ELIMIT"        // a limit was reached (too many commands waiting); retry later
 	EINTERNAL     = "EINTERNAL"     // a fault on the hub; details are logged, not shown
+	ENOSPACE      = "ENOSPACE"      // the hub's disk (or quota) is full; its owner must free space
 )
 
 // Error is an error with a stable code and a message safe to show a user.
@@ -55,4 +57,17 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// NoSpace returns err marked with code ENOSPACE when it comes from a full
+// disk or an exhausted quota (ENOSPC, EDQUOT) and has no code yet, and err
+// unchanged otherwise. The code's message speaks to whoever sent the data;
+// err stays in the chain, for the log.
+func NoSpace(err error) error {
+	var e *Error
+	if err == nil || errors.As(err, &e) || !(errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", &Error{Code: ENOSPACE,
+		Message: "the hub has no room left to store this; its owner needs to free disk space"}, err)
 }

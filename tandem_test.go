@@ -3,6 +3,9 @@ package tandem
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -39,5 +42,26 @@ func TestErrorCode(t *testing.T) {
 	}
 	if ErrorCode(errors.New("x")) != EINTERNAL || ErrorMessage(errors.New("secret")) != "internal error" || ErrorCode(nil) != "" {
 		t.Fatal("internal errors leak or are misclassified")
+	}
+}
+
+func TestNoSpace(t *testing.T) {
+	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT} {
+		full := fmt.Errorf("store: write blob: %w", &fs.PathError{Op: "write", Path: "/srv/tandem/blobs/tmp/spool-1", Err: errno})
+		err := NoSpace(full)
+		if ErrorCode(err) != ENOSPACE || strings.Contains(ErrorMessage(err), "/") || !errors.Is(err, errno) {
+			t.Errorf("NoSpace(%v) = code %q, message %q; want ENOSPACE, no path, the cause kept", full, ErrorCode(err), ErrorMessage(err))
+		}
+	}
+	other := fmt.Errorf("store: write blob: %w", syscall.EIO)
+	if err := NoSpace(other); err != other {
+		t.Errorf("NoSpace(%v) = %v, want it unchanged", other, err)
+	}
+	coded := fmt.Errorf("x: %w: %w", Errorf(EINVALID, "cut short"), syscall.ENOSPC)
+	if err := NoSpace(coded); ErrorCode(err) != EINVALID {
+		t.Errorf("NoSpace of a coded error changed its code to %q", ErrorCode(err))
+	}
+	if NoSpace(nil) != nil {
+		t.Error("NoSpace(nil) != nil")
 	}
 }

@@ -23,19 +23,19 @@ func sayDuration(d time.Duration) string {
 	}
 }
 
-// A refusal is an error about a file whose text is a sentence for the
+// A Refusal is an error about a file whose text is a sentence for the
 // person who sent it, such as "this FLAC file says it is 36 days long but
 // holds 1.0 seconds of audio". It wraps ErrMalformed or ErrUnknownFormat.
-type refusal struct {
+type Refusal struct {
 	kind error
 	msg  string
 }
 
-func (e *refusal) Error() string { return e.msg }
-func (e *refusal) Unwrap() error { return e.kind }
+func (e *Refusal) Error() string { return e.msg }
+func (e *Refusal) Unwrap() error { return e.kind }
 
 func refuse(kind error, format string, args ...any) error {
-	return &refusal{kind: kind, msg: fmt.Sprintf(format, args...)}
+	return &Refusal{kind: kind, msg: fmt.Sprintf(format, args...)}
 }
 
 // lie refuses a file of the given kind ("MP3", "FLAC", "Ogg Vorbis") that

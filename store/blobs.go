@@ -25,18 +25,32 @@ const BlobDir = "blobs"
 // fsynced), so a blob is either whole or absent. Blobs never change once
 // written; a Blobs is safe for concurrent use and holds no mutable state.
 type Blobs struct {
-	dir string
-	log *slog.Logger
+	dir  string
+	log  *slog.Logger
+	wrap func(f *os.File) io.Writer // see WithFileWriter; nil: none
+}
+
+// A BlobOption changes how the Blobs of OpenBlobs work.
+type BlobOption func(*Blobs)
+
+// WithFileWriter makes the Blobs write the bytes of new blobs, and of
+// upload sessions, through wrap(f) rather than to the file f itself.
+// Tests use it to make writes fail as they do on a full disk.
+func WithFileWriter(wrap func(f *os.File) io.Writer) BlobOption {
+	return func(b *Blobs) { b.wrap = wrap }
 }
 
 // OpenBlobs opens the blob directory dir (usually DATA/blobs), creating it
 // if needed (mode 0700), and removes the temporary files left by uploads
 // that an earlier run did not finish.
-func OpenBlobs(dir string, log *slog.Logger) (*Blobs, error) {
+func OpenBlobs(dir string, log *slog.Logger, opts ...BlobOption) (*Blobs, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	b := &Blobs{dir: dir, log: log}
+	for _, o := range opts {
+		o(b)
+	}
 	if err := os.MkdirAll(b.tmpDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("store: open blobs: %w", err)
 	}
@@ -57,6 +71,14 @@ func OpenBlobs(dir string, log *slog.Logger) (*Blobs, error) {
 func (b *Blobs) Dir() string { return b.dir }
 
 func (b *Blobs) tmpDir() string { return filepath.Join(b.dir, "tmp") }
+
+// writer returns what writes to f: f, or what WithFileWriter made of it.
+func (b *Blobs) writer(f *os.File) io.Writer {
+	if b.wrap == nil {
+		return f
+	}
+	return b.wrap(f)
+}
 
 // path returns the file of blob id, which must be valid.
 func (b *Blobs) path(id string) string { return filepath.Join(b.dir, id[:2], id) }
@@ -123,9 +145,9 @@ func (b *Blobs) PutArt(id string, data []byte) error {
 func (b *Blobs) Create() (*Spool, error) {
 	f, err := os.CreateTemp(b.tmpDir(), "spool-*")
 	if err != nil {
-		return nil, fmt.Errorf("store: create blob: %w", err)
+		return nil, tandem.NoSpace(fmt.Errorf("store: create blob: %w", err))
 	}
-	return &Spool{b: b, f: f, h: sha256.New()}, nil
+	return &Spool{b: b, f: f, w: b.writer(f), h: sha256.New()}, nil
 }
 
 // Spool is a file on its way to becoming a blob. It is used by one
@@ -133,6 +155,7 @@ func (b *Blobs) Create() (*Spool, error) {
 type Spool struct {
 	b    *Blobs
 	f    *os.File
+	w    io.Writer // writes to f
 	h    hash.Hash // nil: the file was written elsewhere, and Sum reads it
 	size int64
 	sum  string
@@ -141,7 +164,8 @@ type Spool struct {
 	onDone func(committed bool) error
 }
 
-// Write appends p to the file.
+// Write appends p to the file. On a full disk the error has code
+// ENOSPACE, as have those of Commit.
 func (s *Spool) Write(p []byte) (int, error) {
 	if s.done {
 		return 0, errors.New("store: write to a finished spool")
@@ -149,11 +173,11 @@ func (s *Spool) Write(p []byte) (int, error) {
 	if s.h == nil {
 		return 0, errors.New("store: write to a spool of an upload")
 	}
-	n, err := s.f.Write(p)
+	n, err := s.w.Write(p)
 	s.h.Write(p[:n])
 	s.size += int64(n)
 	if err != nil {
-		return n, fmt.Errorf("store: write blob: %w", err)
+		return n, tandem.NoSpace(fmt.Errorf("store: write blob: %w", err))
 	}
 	return n, nil
 }
@@ -196,19 +220,19 @@ func (s *Spool) commitAs(path string) error {
 		return errors.New("store: commit of a finished spool")
 	}
 	if err := s.f.Sync(); err != nil {
-		return fmt.Errorf("store: sync blob: %w", err)
+		return tandem.NoSpace(fmt.Errorf("store: sync blob: %w", err))
 	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("store: commit blob: %w", err)
+		return tandem.NoSpace(fmt.Errorf("store: commit blob: %w", err))
 	}
 	if err := os.Rename(s.f.Name(), path); err != nil {
-		return fmt.Errorf("store: commit blob: %w", err)
+		return tandem.NoSpace(fmt.Errorf("store: commit blob: %w", err))
 	}
 	// The rename is durable once the directories are: the blob's, and the
 	// blob directory, which holds the shard directory that may be new.
 	if err := errors.Join(syncDir(dir), syncDir(s.b.dir)); err != nil {
-		return fmt.Errorf("store: commit blob: %w", err)
+		return tandem.NoSpace(fmt.Errorf("store: commit blob: %w", err))
 	}
 	s.done = true
 	err := s.f.Close()

@@ -101,14 +101,14 @@ func (u *Uploads) Create(user, name string, length int64) (Upload, error) {
 		CreatedAt: now, ExpiresAt: now.Add(UploadTTL)}
 	f, err := os.OpenFile(u.file(up.ID), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return Upload{}, fmt.Errorf("store: create upload: %w", err)
+		return Upload{}, tandem.NoSpace(fmt.Errorf("store: create upload: %w", err))
 	}
 	if err := f.Close(); err != nil {
 		return Upload{}, fmt.Errorf("store: create upload: %w", err)
 	}
 	if err := u.put(up); err != nil {
 		os.Remove(u.file(up.ID))
-		return Upload{}, fmt.Errorf("store: create upload: %w", err)
+		return Upload{}, tandem.NoSpace(fmt.Errorf("store: create upload: %w", err))
 	}
 	return up, nil
 }
@@ -178,7 +178,8 @@ func (u *Uploads) unlock(id string) {
 // code ELIMIT or EINVALID. If reading r fails, the bytes read before are
 // kept and counted, and an EINVALID error wrapping the read error is
 // returned with the updated session, so that the client can resume from
-// there.
+// there. If writing fails, nothing of r is kept; on a full disk the error
+// has code ENOSPACE.
 func (u *Uploads) Append(id string, offset int64, r io.Reader, max int64) (Upload, error) {
 	up, err := u.Get(id)
 	if err != nil {
@@ -212,7 +213,17 @@ func (u *Uploads) Append(id string, offset int64, r io.Reader, max int64) (Uploa
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return up, fmt.Errorf("store: append to upload: %w", err)
 	}
-	n, readErr := io.Copy(f, io.LimitReader(r, limit+1))
+	body := &readErrors{r: io.LimitReader(r, limit+1)}
+	n, err := io.Copy(u.blobs.writer(f), body)
+	readErr := body.err
+	if err != nil && readErr == nil {
+		// Writing failed: the hub's fault. What was written of this
+		// body goes; the client sends it again once there is room.
+		if terr := f.Truncate(offset); terr != nil {
+			u.log.Error("store: drop a failed append", "id", id, "err", terr)
+		}
+		return up, tandem.NoSpace(fmt.Errorf("store: append to upload: %w", err))
+	}
 	if n > limit {
 		if err := f.Truncate(offset); err != nil {
 			return up, fmt.Errorf("store: append to upload: %w", err)
@@ -225,14 +236,16 @@ func (u *Uploads) Append(id string, offset int64, r io.Reader, max int64) (Uploa
 			tandem.Errorf(tandem.ELIMIT, "the file is larger than the limit of %d bytes", max))
 	}
 	if err := f.Sync(); err != nil {
-		return up, fmt.Errorf("store: append to upload: %w", err)
+		return up, tandem.NoSpace(fmt.Errorf("store: append to upload: %w", err))
 	}
 	if n > 0 {
-		up.Offset += n
-		up.ExpiresAt = stamp(u.db.now()).Add(UploadTTL)
-		if err := u.put(up); err != nil {
-			return up, fmt.Errorf("store: append to upload: %w", err)
+		next := up
+		next.Offset += n
+		next.ExpiresAt = stamp(u.db.now()).Add(UploadTTL)
+		if err := u.put(next); err != nil {
+			return up, tandem.NoSpace(fmt.Errorf("store: append to upload: %w", err))
 		}
+		up = next
 	}
 	if readErr != nil {
 		// The client's fault or its network's: EINVALID, not a fault of
@@ -281,6 +294,22 @@ func (u *Uploads) Delete(id string) error {
 		return fmt.Errorf("store: delete upload: %w", err)
 	}
 	return nil
+}
+
+// readErrors reads r and keeps its error, so that a copy from it can tell
+// a failing reader (the client's fault) from a failing writer (the
+// hub's).
+type readErrors struct {
+	r   io.Reader
+	err error // the first error other than io.EOF
+}
+
+func (r *readErrors) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 func (u *Uploads) deleteSession(id string) error {

@@ -18,9 +18,9 @@ import (
 // Wire gives the hub its music API (sync/hub/media.go): blobs in
 // DATA/blobs, upload sessions in the database, and audio.Probe to check
 // uploads. It removes the temporary files of uploads that an earlier run
-// left, and expired upload sessions.
-func Wire(cfg *hub.Config, db *store.DB, data string, log *slog.Logger) error {
-	blobs, err := store.OpenBlobs(filepath.Join(data, store.BlobDir), log)
+// left, and expired upload sessions. opts go to store.OpenBlobs.
+func Wire(cfg *hub.Config, db *store.DB, data string, log *slog.Logger, opts ...store.BlobOption) error {
+	blobs, err := store.OpenBlobs(filepath.Join(data, store.BlobDir), log, opts...)
 	if err != nil {
 		return err
 	}
@@ -36,6 +36,10 @@ func Wire(cfg *hub.Config, db *store.DB, data string, log *slog.Logger) error {
 // probe adapts audio.Probe to hub.Probe.
 func probe(r io.ReadSeeker) (hub.MediaInfo, error) {
 	info, err := audio.Probe(r)
+	var refusal *audio.Refusal
+	if errors.As(err, &refusal) {
+		return hub.MediaInfo{}, &hub.Unsupported{Reason: refusal.Error()}
+	}
 	if errors.Is(err, audio.ErrUnknownFormat) || errors.Is(err, audio.ErrMalformed) {
 		return hub.MediaInfo{}, fmt.Errorf("%w: %v", hub.ErrUnsupported, err)
 	}

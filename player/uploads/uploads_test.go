@@ -54,7 +54,7 @@ func (h *testHub) uploadRequests() int {
 	return h.count("POST /api/uploads") + h.count("PATCH /api/uploads") + h.count("POST /api/tracks")
 }
 
-func newHub(t *testing.T, maxUpload int64) *testHub {
+func newHub(t *testing.T, maxUpload int64, opts ...store.BlobOption) *testHub {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := store.Open(dir, store.Options{})
@@ -63,7 +63,7 @@ func newHub(t *testing.T, maxUpload int64) *testHub {
 	}
 	t.Cleanup(func() { db.Close() })
 	cfg := hub.Config{Store: db, MaxUpload: maxUpload}
-	if err := hubmedia.Wire(&cfg, db, dir, nil); err != nil {
+	if err := hubmedia.Wire(&cfg, db, dir, nil, opts...); err != nil {
 		t.Fatal(err)
 	}
 	h := hub.New(cfg)
@@ -565,6 +565,24 @@ func TestCloseDuringUpload(t *testing.T) {
 	m.Add([]string{path}, "", false) // after Close: ignored
 	if n := len(m.Items()); n != 1 {
 		t.Errorf("Add after Close queued a file: %d items", n)
+	}
+}
+
+// A hub whose disk is full: the panel says so in the hub's words, after
+// one try.
+func TestDiskFullInPlainWords(t *testing.T) {
+	disk := testhub.NewFakeDisk(4 << 10)
+	h := newHub(t, 1<<20, store.WithFileWriter(disk.Wrap))
+	song := write(t, filepath.Join(t.TempDir(), "song.wav"), wav(1, 440, "Song", "Band"))
+	m, _ := start(t, h, client(t, false), nil)
+	m.Add([]string{song}, "", false)
+	items := waitFor(t, m, "the failure", allFinished(1))
+	const want = "the hub has no room left to store this; its owner needs to free disk space"
+	if it := items[0]; it.State != player.UploadFailed || it.Err != want {
+		t.Errorf("state %q, reason %q; want failed: %q", it.State, it.Err, want)
+	}
+	if n := h.count("PATCH /api/uploads"); n != 1 {
+		t.Errorf("%d PATCH requests, want 1: a full disk is not retried", n)
 	}
 }
 

@@ -141,7 +141,12 @@ func (h *Hub) redeemInvite(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		opsError(w, http.StatusBadRequest, tandem.Errorf(tandem.EINVALID, "malformed body: %v", err))
+		h.log.Debug("hub: malformed redemption", "err", err)
+		msg := `the body must be a JSON object with "code" and "name" and nothing else`
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			msg = fmt.Sprintf("the body is larger than %d bytes", maxRedeemBody)
+		}
+		opsError(w, http.StatusBadRequest, tandem.Errorf(tandem.EINVALID, "%s", msg))
 		return
 	}
 	if req.Code == "" {
@@ -160,8 +165,9 @@ func (h *Hub) redeemInvite(w http.ResponseWriter, r *http.Request) {
 		u, token, err = rc.RedeemRoomCode(req.Code, req.Name)
 	}
 	if err != nil {
+		err = tandem.NoSpace(err)
 		switch tandem.ErrorCode(err) {
-		case tandem.EINTERNAL:
+		case tandem.EINTERNAL, tandem.ENOSPACE:
 			h.log.Error("hub: redeem invite", "name", req.Name, "err", err)
 		case tandem.EFORBIDDEN: // an unknown, used-up or expired code
 			h.signInFailed(signInInvite, addr, fmt.Sprintf("an invite code of %d characters, for the name %q", len(req.Code), clip(req.Name)))
@@ -191,6 +197,8 @@ func opsStatus(err error) int {
 		return http.StatusConflict
 	case tandem.ELIMIT:
 		return http.StatusTooManyRequests
+	case tandem.ENOSPACE:
+		return http.StatusInsufficientStorage
 	}
 	return http.StatusInternalServerError
 }

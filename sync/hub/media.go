@@ -35,8 +35,16 @@ const copyBuffer = 256 << 10
 
 // ErrUnsupported marks a Probe error about the file itself: it is not
 // music in a format the hub accepts, or it does not decode. The upload
-// gets 415 with the error's text.
+// gets 415 with ErrUnsupported's text; the rest goes to the log.
 var ErrUnsupported = errors.New("not a playable MP3, FLAC, Ogg Vorbis or WAV file")
+
+// Unsupported is an ErrUnsupported with a sentence about the file for the
+// person who sent it ("this FLAC file says it is 36 days long but holds
+// 1.0 seconds of audio"), which the 415 answer adds to ErrUnsupported's.
+type Unsupported struct{ Reason string }
+
+func (u *Unsupported) Error() string { return ErrUnsupported.Error() + ": " + u.Reason }
+func (u *Unsupported) Unwrap() error { return ErrUnsupported }
 
 // MediaInfo is what Probe learns about a file.
 type MediaInfo struct {
@@ -80,8 +88,9 @@ type Upload struct {
 }
 
 // Media is the storage of tracks' files. Methods return *tandem.Error
-// values with codes EINVALID, ENOTFOUND, ECONFLICT or ELIMIT where they
-// apply; a method returns only once its change is durable.
+// values with codes EINVALID, ENOTFOUND, ECONFLICT, ELIMIT or ENOSPACE (a
+// full disk) where they apply; a method returns only once its change is
+// durable. Writes to a Spool may fail with ENOSPACE too.
 type Media interface {
 	// AddTrack stores t unless a track with its ID exists, and returns
 	// the stored track and whether t was added.
@@ -103,7 +112,8 @@ type Media interface {
 	// session's (else ECONFLICT), growing the file to at most max bytes
 	// (else ELIMIT) and to its declared length (else EINVALID). If r
 	// fails, the bytes before are kept and the updated session is
-	// returned with an EINVALID error.
+	// returned with an EINVALID error. If writing fails, nothing of r is
+	// kept.
 	AppendUpload(id string, offset int64, r io.Reader, max int64) (Upload, error)
 	// FinishUpload hands over the session's file as a spool; committing
 	// it ends the session, aborting it deletes the session.
@@ -151,16 +161,22 @@ type apiError struct {
 }
 
 // fail answers with err as JSON. Errors without a code are faults of the
-// hub: they are logged and shown as "internal error".
+// hub: they are logged and shown as "internal error"; a full disk is
+// logged and answered 507 ENOSPACE.
 func (m *media) fail(w http.ResponseWriter, r *http.Request, status int, err error) {
+	err = tandem.NoSpace(err)
 	code := tandem.ErrorCode(err)
-	if code == tandem.EINTERNAL {
+	switch code {
+	case tandem.EINTERNAL:
 		m.h.log.Error("hub: http", "method", r.Method, "path", r.URL.Path, "err", err)
 		status = http.StatusInternalServerError
-	} else {
+	case tandem.ENOSPACE:
+		m.h.log.Error("hub: http: the disk is full", "method", r.Method, "path", r.URL.Path, "err", err)
+		status = http.StatusInsufficientStorage
+	default:
 		m.h.log.Debug("hub: http refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
-	m.reply(w, status, apiError{Error: &tandem.Error{Code: code, Message: tandem.ErrorMessage(err)}})
+	m.reply(w, r, status, apiError{Error: &tandem.Error{Code: code, Message: tandem.ErrorMessage(err)}})
 }
 
 // failCode answers with the status that goes with err's code.
@@ -179,11 +195,14 @@ func (m *media) failCode(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusForbidden
 	case tandem.ELIMIT:
 		status = http.StatusRequestEntityTooLarge
+	case tandem.ENOSPACE:
+		status = http.StatusInsufficientStorage
 	}
 	m.fail(w, r, status, err)
 }
 
-func (m *media) reply(w http.ResponseWriter, status int, v any) {
+func (m *media) reply(w http.ResponseWriter, r *http.Request, status int, v any) {
+	m.answerEarly(w, r)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -196,6 +215,13 @@ func (m *media) reply(w http.ResponseWriter, status int, v any) {
 func (m *media) authenticated(fn func(http.ResponseWriter, *http.Request, tandem.User)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if r.Body != nil && r.Body != http.NoBody {
+			// On a copy of the request: the server looks at the body of
+			// its own to learn whether the client still waits for a
+			// 100 Continue.
+			r = r.WithContext(r.Context())
+			r.Body = &countedBody{ReadCloser: r.Body, h: m.h}
+		}
 		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !strings.EqualFold(scheme, "Bearer") || token == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tandem"`)
@@ -212,23 +238,69 @@ func (m *media) authenticated(fn func(http.ResponseWriter, *http.Request, tandem
 			m.fail(w, r, 0, fmt.Errorf("hub: authenticate: %w", err))
 			return
 		}
-		if r.Body != nil {
-			r.Body = countedBody{ReadCloser: r.Body, h: m.h}
-		}
 		fn(w, r, u)
 	}
 }
 
-// countedBody counts the bytes friends upload, for the hub's metrics.
+// countedBody counts the bytes friends upload, for the hub's metrics, and
+// notes whether the handler read the body to its end.
 type countedBody struct {
 	io.ReadCloser
-	h *Hub
+	h   *Hub
+	eof bool
 }
 
-func (b countedBody) Read(p []byte) (int, error) {
+func (b *countedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if n > 0 {
 		b.h.countUploadBytes(int64(n))
+	}
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
+}
+
+// unread reports whether r has a body the handler did not read to its
+// end.
+func unread(r *http.Request) bool {
+	b, ok := r.Body.(*countedBody)
+	return ok && !b.eof
+}
+
+// earlyGrace is how long the hub goes on reading, and dropping, the rest
+// of a body it answered before reading (see answerEarly).
+const earlyGrace = time.Second
+
+// answerEarly readies an answer given before the request's body was read
+// to its end. Over HTTP/1 the hub closes the connection after it, rather
+// than read a body it does not want: Go's server would read up to 256 KB
+// of it, without a time limit, after sending the answer. It reads, and
+// drops, what arrives for earlyGrace more, so that closing with bytes
+// unread does not reset the connection under the client before it reads
+// the answer. HTTP/2 ends the stream alone.
+func (m *media) answerEarly(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor != 1 || !unread(r) {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(earlyGrace)); err != nil {
+		m.h.log.Debug("hub: http read deadline", "err", err)
+	}
+}
+
+// readErrors reads r and keeps its error, so that a copy from it can tell
+// a failing reader (the client's fault) from a failing writer (the
+// hub's).
+type readErrors struct {
+	r   io.Reader
+	err error // the first error other than io.EOF
+}
+
+func (r *readErrors) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
 	}
 	return n, err
 }
@@ -280,7 +352,7 @@ func (m *media) track(w http.ResponseWriter, r *http.Request) (tandem.Track, boo
 
 func (m *media) getTrack(w http.ResponseWriter, r *http.Request, _ tandem.User) {
 	if t, ok := m.track(w, r); ok {
-		m.reply(w, http.StatusOK, trackJSON(t))
+		m.reply(w, r, http.StatusOK, trackJSON(t))
 	}
 }
 
@@ -407,7 +479,7 @@ func (m *media) known(w http.ResponseWriter, r *http.Request, digest string) boo
 		return false
 	}
 	w.Header().Set("Location", "/api/tracks/"+t.ID)
-	m.reply(w, http.StatusOK, trackJSON(t))
+	m.reply(w, r, http.StatusOK, trackJSON(t))
 	return true
 }
 
@@ -435,18 +507,21 @@ func (m *media) postTrack(w http.ResponseWriter, r *http.Request, u tandem.User)
 		return
 	}
 	defer spool.Abort()
-	n, err := io.CopyBuffer(spool, io.LimitReader(r.Body, m.max+1), make([]byte, copyBuffer))
+	body := &readErrors{r: io.LimitReader(r.Body, m.max+1)}
+	n, err := io.CopyBuffer(spool, body, make([]byte, copyBuffer))
 	switch {
-	case n > m.max:
-		m.fail(w, r, http.StatusRequestEntityTooLarge, m.tooLarge())
-		return
-	case err != nil && spool.Size() == n:
+	case body.err != nil:
 		// Reading the body failed: the client went away, or sent too
 		// little.
-		m.fail(w, r, http.StatusBadRequest, tandem.Errorf(tandem.EINVALID, "the upload was cut short after %d bytes: %v", n, err))
+		m.fail(w, r, http.StatusBadRequest, fmt.Errorf("hub: upload: %w: %w",
+			tandem.Errorf(tandem.EINVALID, "the upload was cut short after %d bytes", n), body.err))
 		return
 	case err != nil:
+		// Writing it failed: the hub's fault (507 on a full disk).
 		m.fail(w, r, 0, fmt.Errorf("hub: upload: %w", err))
+		return
+	case n > m.max:
+		m.fail(w, r, http.StatusRequestEntityTooLarge, m.tooLarge())
 		return
 	}
 	m.finish(w, r, u, fileName(r), digest, spool)
@@ -474,7 +549,15 @@ func (m *media) finish(w http.ResponseWriter, r *http.Request, u tandem.User, na
 	}
 	info, err := m.probe(spool.Reader())
 	if errors.Is(err, ErrUnsupported) {
-		m.fail(w, r, http.StatusUnsupportedMediaType, tandem.Errorf(tandem.EINVALID, "%v", err))
+		// The decoder's words stay in the log; a sentence meant for the
+		// sender goes with the answer.
+		msg := ErrUnsupported.Error()
+		var u *Unsupported
+		if errors.As(err, &u) {
+			msg = u.Error()
+		}
+		m.fail(w, r, http.StatusUnsupportedMediaType, fmt.Errorf("hub: probe upload: %w: %w",
+			tandem.Errorf(tandem.EINVALID, "%s", msg), err))
 		return
 	}
 	if err != nil {
@@ -509,7 +592,7 @@ func (m *media) finish(w http.ResponseWriter, r *http.Request, u tandem.User, na
 		m.h.log.Info("hub: track uploaded", "user", u.Name, "id", sum, "title", t.Title, "format", t.Format, "bytes", t.Size)
 	}
 	w.Header().Set("Location", "/api/tracks/"+stored.ID)
-	m.reply(w, status, trackJSON(stored))
+	m.reply(w, r, status, trackJSON(stored))
 }
 
 // UploadJSON is a resumable upload session as the HTTP API shows it.
@@ -560,7 +643,7 @@ func (m *media) postUpload(w http.ResponseWriter, r *http.Request, u tandem.User
 		return
 	}
 	w.Header().Set("Location", "/api/uploads/"+up.ID)
-	m.reply(w, http.StatusCreated, m.uploadHeaders(w, up))
+	m.reply(w, r, http.StatusCreated, m.uploadHeaders(w, up))
 }
 
 // upload returns the caller's session named in the path, or answers.
@@ -579,7 +662,7 @@ func (m *media) upload(w http.ResponseWriter, r *http.Request, u tandem.User) (U
 
 func (m *media) getUpload(w http.ResponseWriter, r *http.Request, u tandem.User) {
 	if up, ok := m.upload(w, r, u); ok {
-		m.reply(w, http.StatusOK, m.uploadHeaders(w, up))
+		m.reply(w, r, http.StatusOK, m.uploadHeaders(w, up))
 	}
 }
 
@@ -618,6 +701,7 @@ func (m *media) patchUpload(w http.ResponseWriter, r *http.Request, u tandem.Use
 		return
 	}
 	m.uploadHeaders(w, up)
+	m.answerEarly(w, r)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -103,15 +103,20 @@ type mediaHub struct {
 	token string
 }
 
-func newMediaHub(t testing.TB, max int64) *mediaHub {
+func newMediaHub(t testing.TB, max int64, opts ...store.BlobOption) *mediaHub {
 	t.Helper()
-	dir := t.TempDir()
+	return newMediaHubIn(t, t.TempDir(), max, opts...)
+}
+
+// newMediaHubIn is newMediaHub with its data in dir.
+func newMediaHubIn(t testing.TB, dir string, max int64, opts ...store.BlobOption) *mediaHub {
+	t.Helper()
 	db, err := store.Open(dir, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	blobs, err := store.OpenBlobs(filepath.Join(dir, store.BlobDir), nil)
+	blobs, err := store.OpenBlobs(filepath.Join(dir, store.BlobDir), nil, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

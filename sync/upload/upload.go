@@ -80,8 +80,10 @@ type Options struct {
 	// ChunkSize is the most bytes one PATCH sends; 0 sends the rest of the
 	// file in one request.
 	ChunkSize int64
-	// Retries is how many times in a row an interrupted upload is resumed
-	// before it fails; 0 means DefaultRetries, a negative number none.
+	// Retries is how many times in a row (with no bytes taken by the hub
+	// between) an interrupted upload is resumed before it fails; 0 means
+	// DefaultRetries, a negative number none. A full disk on the hub (507
+	// ENOSPACE) is not retried.
 	// RetryDelay is the wait before the first retry, doubled each time;
 	// 0 means DefaultRetryDelay.
 	Retries    int
@@ -175,13 +177,15 @@ func (u *Upload) run(ctx context.Context) (tandem.Track, error) {
 			offset, err = u.head(ctx)
 		} else {
 			t, done, offset, err = u.patch(ctx, offset)
+			if err == nil {
+				failures = 0 // the hub took bytes: a fresh start
+			}
 		}
 		if done {
 			return t, nil
 		}
 		var retry *errRetry
 		if err == nil {
-			failures = 0
 			continue
 		}
 		if !errors.As(err, &retry) || failures >= u.opts.Retries || ctx.Err() != nil {
@@ -233,7 +237,9 @@ func failure(resp *http.Response, body []byte) error {
 		err = e.Error
 	}
 	err = fmt.Errorf("upload: %s %s: %s: %w", resp.Request.Method, resp.Request.URL.Path, resp.Status, err)
-	if resp.StatusCode >= 500 {
+	// A passing fault of the hub is worth a retry; a full disk is not
+	// (its owner has to free space first).
+	if resp.StatusCode >= 500 && tandem.ErrorCode(err) != tandem.ENOSPACE {
 		return &errRetry{err}
 	}
 	return err

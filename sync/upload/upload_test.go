@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // newHub starts a real hub and returns its URL, its database and a token.
-func newHub(t *testing.T) (string, *store.DB, string) {
+func newHub(t *testing.T, opts ...store.BlobOption) (string, *store.DB, string) {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := store.Open(dir, store.Options{})
@@ -37,7 +38,7 @@ func newHub(t *testing.T) (string, *store.DB, string) {
 	}
 	t.Cleanup(func() { db.Close() })
 	cfg := hub.Config{Store: db}
-	if err := hubmedia.Wire(&cfg, db, dir, nil); err != nil {
+	if err := hubmedia.Wire(&cfg, db, dir, nil, opts...); err != nil {
 		t.Fatal(err)
 	}
 	h := hub.New(cfg)
@@ -235,5 +236,70 @@ func TestUploadGivesUpWhenCancelled(t *testing.T) {
 	}
 	if len(rec.errs) != 1 {
 		t.Errorf("errors %v", rec.errs)
+	}
+}
+
+// A hub whose disk is full answers 507 ENOSPACE: retrying at once is of
+// no use, so the upload fails at the first answer, with the hub's message.
+func TestUploadHubDiskFull(t *testing.T) {
+	disk := testhub.NewFakeDisk(1000)
+	url, _, tok := newHub(t, store.WithFileWriter(disk.Wrap))
+	data := readFixture(t, "tagged.flac")
+	var mu sync.Mutex
+	patches := 0
+	client := &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+		if r.Method == http.MethodPatch {
+			mu.Lock()
+			patches++
+			mu.Unlock()
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	defer client.CloseIdleConnections()
+	u := New(bytes.NewReader(data), int64(len(data)), Options{URL: url, Token: tok, Client: client})
+	rec := record(u)
+	_, err := u.Run(ctx(t))
+	var herr *tandem.Error
+	if !errors.As(err, &herr) || herr.Code != tandem.ENOSPACE || herr.Message == "" {
+		t.Fatalf("Run = %v, want the hub's ENOSPACE", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if patches != 1 {
+		t.Errorf("%d PATCH requests, want one: a full disk is not worth a retry", patches)
+	}
+	if len(rec.errs) != 1 || len(rec.complete) != 0 {
+		t.Errorf("errors %v, complete %v", rec.errs, rec.complete)
+	}
+}
+
+// A fault the hub keeps answering 500 to is retried Retries times, then
+// the upload fails: the HEAD that works between the tries does not count
+// as progress.
+func TestUploadGivesUpOnPersistentFault(t *testing.T) {
+	disk := testhub.NewFakeDisk(0)
+	disk.Set(1000, syscall.EIO)
+	url, _, tok := newHub(t, store.WithFileWriter(disk.Wrap))
+	data := readFixture(t, "tagged.flac")
+	var mu sync.Mutex
+	patches := 0
+	client := &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+		if r.Method == http.MethodPatch {
+			mu.Lock()
+			patches++
+			mu.Unlock()
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	defer client.CloseIdleConnections()
+	u := New(bytes.NewReader(data), int64(len(data)), Options{URL: url, Token: tok, Client: client, Retries: 2, RetryDelay: time.Millisecond})
+	_, err := u.Run(ctx(t))
+	if herr, ok := errors.AsType[*tandem.Error](err); !ok || herr.Code != tandem.EINTERNAL {
+		t.Fatalf("Run = %v, want the hub's EINTERNAL", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if patches != 3 {
+		t.Errorf("%d PATCH requests, want 3: the first and two retries", patches)
 	}
 }
