@@ -86,6 +86,10 @@ func (m testMedia) DeleteUpload(id string) error { return m.uploads.Delete(id) }
 
 func testProbe(r io.ReadSeeker) (MediaInfo, error) {
 	info, err := audio.Probe(r)
+	var refusal *audio.Refusal
+	if errors.As(err, &refusal) { // as internal/hubmedia does
+		return MediaInfo{}, &Unsupported{Reason: refusal.Error()}
+	}
 	if errors.Is(err, audio.ErrUnknownFormat) || errors.Is(err, audio.ErrMalformed) {
 		return MediaInfo{}, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
