@@ -72,7 +72,18 @@ func startHub(t *testing.T, names []string, flags ...string) *hubProc {
 // test reaches it through loopback.
 func startHubOn(t *testing.T, host string, names []string, flags ...string) *hubProc {
 	t.Helper()
-	h := &hubProc{t: t, bin: testhub.Binary(t), data: t.TempDir(), tokens: map[string]string{}, logs: &syncBuffer{}}
+	return startHubAt(t, host, t.TempDir(), names, flags...)
+}
+
+// startHubIn is startHub with its data in dir.
+func startHubIn(t *testing.T, dir string, names []string, flags ...string) *hubProc {
+	t.Helper()
+	return startHubAt(t, "127.0.0.1", dir, names, flags...)
+}
+
+func startHubAt(t *testing.T, host, data string, names []string, flags ...string) *hubProc {
+	t.Helper()
+	h := &hubProc{t: t, bin: testhub.Binary(t), data: data, tokens: map[string]string{}, logs: &syncBuffer{}}
 	for _, n := range names {
 		out, err := exec.Command(h.bin, "token", "create", "--name", n, "--data", h.data).CombinedOutput()
 		if err != nil {
