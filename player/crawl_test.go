@@ -299,3 +299,24 @@ func TestCloseWhileTrackCrawls(t *testing.T) {
 		t.Fatal("Close did not return within 5s while the track crawled")
 	}
 }
+
+// TestEndOfTrackLoadsNextGapless: at the end of a track the hub moves the
+// room on with a change scheduled for the instant the track ends; the
+// loader loads the next track to follow the current one, which plays on
+// to that instant.
+func TestEndOfTrackLoadsNextGapless(t *testing.T) {
+	th := newHub(t)
+	a, aAudio := th.newCore(t, "ann")
+	rows := a.Rows("queue")
+	player.ChangeTrack.Emit(a.Emitter(), player.TrackChange{Origin: player.Local, Room: "lounge", EntryID: rows[0].EntryID, TrackID: rows[0].TrackID})
+	waitFor(t, "ann to play the first track", func() bool { return aAudio.Current() == rows[0].TrackID && aAudio.Playing() })
+	player.Playback.Emit(a.Emitter(), player.PlaybackChange{Origin: player.Local, Room: "lounge", Position: aAudio.Duration() - 1500*time.Millisecond})
+	waitFor(t, "the next track to be loaded to follow", func() bool { return aAudio.Next() == rows[1].TrackID })
+	if aAudio.Current() != rows[0].TrackID || !aAudio.Playing() {
+		t.Fatalf("while the next track waits: current %q, playing %v; want the first track playing on", aAudio.Current(), aAudio.Playing())
+	}
+	waitFor(t, "the switch to the next track", func() bool { return aAudio.Current() == rows[1].TrackID && aAudio.Playing() })
+	if s := a.SyncStats(); s.Resyncs != 0 {
+		t.Errorf("sync stats %+v: want no resync at the switch", s)
+	}
+}
