@@ -96,12 +96,8 @@ func (c *Core) roomHandlers() room.Handlers {
 			if np.TrackID == "" {
 				// A room with nothing playing: stop what the last one
 				// played, if anything.
-				if c.audio.Current() != "" {
-					c.applyMu.Lock()
-					c.ctl.Follow(follow.Timeline{Version: v})
-					c.following = false
-					c.applyMu.Unlock()
-					State.Emit(c.em, "playback")
+				if c.audio.Current() != "" || c.loadPending() {
+					c.apply("", follow.Timeline{Version: v})
 				}
 				return
 			}

@@ -257,11 +257,7 @@ func (c *Core) leftRoom() {
 	c.epoch++
 	v := c.epoch << epochShift
 	c.mu.Unlock()
-	c.applyMu.Lock()
-	c.ctl.Follow(follow.Timeline{Version: v})
-	c.following = false
-	c.applyMu.Unlock()
-	c.reportBuffering("")
+	c.apply("", follow.Timeline{Version: v})
 	State.Emit(c.em, "room")
 	State.Emit(c.em, "queue")
 	State.Emit(c.em, "playback")

@@ -97,7 +97,7 @@ type Core struct {
 
 	ctx    context.Context // ends at Close; bounds the bridge's commands and the follower's ticks
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // the bridge's command goroutines, the outbox's sender, artwork fetches
+	wg     sync.WaitGroup // the bridge's command goroutines, the outbox's sender, artwork fetches, the loader
 
 	http *http.Client // artwork and track metadata from the hub, with its own transport
 	art  artCache     // player/art.go
@@ -116,9 +116,16 @@ type Core struct {
 	kick      chan struct{}
 	following bool
 	// applyMu serialises the follower's use of the engine and the
-	// Controller (a track's load and its timeline go together). Taken
-	// before mu, never inside it.
+	// Controller. It is never held while a track is opened, read or
+	// decoded: the loader does that without it, then takes it to hand
+	// the Controller the timeline. Taken before mu, never inside it.
 	applyMu sync.Mutex
+	// want is the track and timeline of the hub's last event, and
+	// loading the loader's job while it gets a track into the engine
+	// (player/follower.go); loadKick wakes the loader. Under applyMu.
+	want     wanted
+	loading  *loadJob
+	loadKick chan struct{}
 
 	mu        sync.Mutex // guards the following
 	playlists []protocol.Playlist
@@ -167,7 +174,7 @@ func New(cfg Config) *Core {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Core{cfg: cfg, log: log, audio: cfg.Audio, lib: cfg.Library, now: cfg.Now,
-		ctx: ctx, cancel: cancel, tracks: map[string]*protocol.Track{}, ticked: make(chan struct{}), kick: make(chan struct{}, 1),
+		ctx: ctx, cancel: cancel, tracks: map[string]*protocol.Track{}, ticked: make(chan struct{}), kick: make(chan struct{}, 1), loadKick: make(chan struct{}, 1),
 		http:     &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second},
 		art:      newArtCache(artCacheSize),
 		opPrefix: newOpPrefix(), since: map[string]time.Time{}, seen: map[string]string{}, looking: map[string]bool{}}
@@ -191,6 +198,8 @@ func New(cfg Config) *Core {
 		})
 	}
 	go c.tick()
+	c.wg.Add(1)
+	go c.loadLoop()
 	return c
 }
 

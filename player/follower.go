@@ -49,22 +49,76 @@ func (c *Core) follow() {
 	})
 }
 
-// apply makes the engine play trackID on the timeline tl.
+// apply makes the engine play trackID on the timeline tl. It runs on the
+// emitter's goroutine, for the hub's events, and never waits on I/O: a
+// track the engine has already is followed at once; one it has not is
+// opened and decoded by the loader (loadLoop), which follows the newest
+// timeline once it has the track. Until then the engine stops, unless it
+// plays on to a gapless switch; a newer track cancels the load.
 func (c *Core) apply(trackID string, tl follow.Timeline) {
 	c.applyMu.Lock()
-	defer c.applyMu.Unlock()
-	defer State.Emit(c.em, "playback")
-	if trackID != "" {
-		if err := c.load(trackID, tl); err != nil {
-			// Not playable here: stop rather than play the last track on,
-			// and tell the room this player is buffering.
-			c.ctl.Follow(follow.Timeline{StartAt: tl.StartAt, Version: tl.Version})
-			c.following = false
-			c.reportBuffering(trackID)
-			event.Error.Emit(c.em, err)
-			return
-		}
+	c.want = wanted{trackID: trackID, tl: tl}
+	if c.loading != nil && c.loading.trackID == trackID {
+		// The loader follows the newest timeline when it has the track.
+		c.applyMu.Unlock()
+		State.Emit(c.em, "playback")
+		return
 	}
+	if c.loading == nil && c.has(trackID) {
+		c.followLocked(tl)
+		c.applyMu.Unlock()
+		State.Emit(c.em, "playback")
+		return
+	}
+	if c.loading != nil {
+		c.loading.cancel() // another track now: its load is of no use
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.loading = &loadJob{trackID: trackID, ctx: ctx, cancel: cancel}
+	if !c.has(trackID) && !c.gapless(tl) {
+		// Not the track that plays on: stop it while the room's loads.
+		c.ctl.Follow(follow.Timeline{StartAt: tl.StartAt, Version: tl.Version})
+		c.following = false
+	}
+	c.applyMu.Unlock()
+	select {
+	case c.loadKick <- struct{}{}:
+	default:
+	}
+	State.Emit(c.em, "playback")
+}
+
+// wanted is the track and timeline of the hub's last event.
+type wanted struct {
+	trackID string
+	tl      follow.Timeline
+}
+
+// loadJob is the loader's current task: getting trackID into the engine.
+// cancel ends its reads; a newer job replaces it in Core.loading.
+type loadJob struct {
+	trackID string
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+// has reports whether the engine has trackID, playing or loaded to follow
+// ("" for no track: always). applyMu must be held.
+func (c *Core) has(trackID string) bool {
+	return trackID == "" || c.audio.Current() == trackID || c.audio.Next() == trackID
+}
+
+// gapless reports whether a new track for the timeline tl follows the
+// one playing with no gap: the engine plays, and tl starts later, as when
+// the hub moves a room on at the end of a track.
+func (c *Core) gapless(tl follow.Timeline) bool {
+	return c.audio.Current() != "" && c.audio.Playing() && tl.Playing && tl.StartAt != 0 &&
+		c.room.Local(tl.StartAt).After(time.Now())
+}
+
+// followLocked hands the controller tl, for the track the engine has;
+// applyMu must be held.
+func (c *Core) followLocked(tl follow.Timeline) {
 	c.reportBuffering("")
 	c.ctl.Follow(tl)
 	c.following = tl.Playing
@@ -73,6 +127,54 @@ func (c *Core) apply(trackID string, tl follow.Timeline) {
 		case c.kick <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// loadLoop is the loader: it gets the track of the newest loadJob into
+// the engine, off the emitter's goroutine, then follows the newest
+// timeline, until Close.
+func (c *Core) loadLoop() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-c.loadKick:
+		}
+		c.applyMu.Lock()
+		job := c.loading
+		c.applyMu.Unlock()
+		if job == nil {
+			continue
+		}
+		err := c.load(job)
+		c.applyMu.Lock()
+		if c.loading != job {
+			// Superseded: the kick that came with the newer job is
+			// pending, and the loop takes that job next.
+			c.applyMu.Unlock()
+			continue
+		}
+		job.cancel()
+		c.loading = nil
+		w := c.want
+		if err == nil && !c.has(w.trackID) {
+			err = fmt.Errorf("player: track %s was not loaded", w.trackID)
+		}
+		if err != nil {
+			// Not playable here: stop rather than play the last track
+			// on, and tell the room this player is buffering.
+			c.ctl.Follow(follow.Timeline{StartAt: w.tl.StartAt, Version: w.tl.Version})
+			c.following = false
+			c.reportBuffering(job.trackID)
+		} else {
+			c.followLocked(w.tl)
+		}
+		c.applyMu.Unlock()
+		if err != nil && c.ctx.Err() == nil {
+			event.Error.Emit(c.em, err)
+		}
+		State.Emit(c.em, "playback")
 	}
 }
 
@@ -141,33 +243,63 @@ func (c *Core) tick() {
 	}
 }
 
-// load makes trackID the engine's track for the timeline tl, unless it
-// already is (or is loaded to follow). While another track plays and tl
-// starts this one later, as when the hub moves a room on at the end of a
-// track, it is loaded as the next track: the engine plays the current one
-// to the scheduled instant and switches on that frame, with no gap.
-func (c *Core) load(trackID string, tl follow.Timeline) error {
-	if c.audio.Current() == trackID || c.audio.Next() == trackID {
+// load makes the job's track the engine's, unless it already is (or is
+// loaded to follow). While another track plays and the timeline starts
+// this one later, it is loaded as the next track: the engine plays the
+// current one to the scheduled instant and switches on that frame, with
+// no gap. It runs on the loader's goroutine, without applyMu: opening,
+// reading the tags and decoding may wait for a download. The job's end
+// closes the track's reader, which ends those waits.
+func (c *Core) load(job *loadJob) error {
+	trackID := job.trackID
+	c.applyMu.Lock()
+	has := c.has(trackID)
+	c.applyMu.Unlock()
+	if has {
 		return nil
 	}
 	r, err := c.lib.Open(trackID)
 	if err != nil {
 		return fmt.Errorf("player: open track %s: %w", trackID, err)
 	}
+	closeR := func() {
+		if rc, ok := r.(io.Closer); ok {
+			rc.Close()
+		}
+	}
+	stop := context.AfterFunc(job.ctx, closeR)
+	fail := func(err error) error {
+		if stop() {
+			closeR()
+		}
+		if job.ctx.Err() != nil {
+			return fmt.Errorf("player: load track %s: %w", trackID, job.ctx.Err())
+		}
+		return fmt.Errorf("player: load track %s: %w", trackID, err)
+	}
 	// ReplayGain from the track's tags, when the engine takes it.
 	tags, tagErr := audio.ReadTags(r)
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("player: load track %s: %w", trackID, err)
+		return fail(err)
 	}
-	gapless := c.audio.Current() != "" && c.audio.Playing() && tl.Playing && tl.StartAt != 0 &&
-		c.room.Local(tl.StartAt).After(time.Now())
+	if job.ctx.Err() != nil {
+		return fail(job.ctx.Err())
+	}
+	c.applyMu.Lock()
+	gapless := c.gapless(c.want.tl)
+	c.applyMu.Unlock()
 	if gapless {
 		err = c.audio.LoadNext(trackID, r)
 	} else {
 		err = c.audio.Load(trackID, r)
 	}
 	if err != nil {
-		return fmt.Errorf("player: load track %s: %w", trackID, err)
+		return fail(err)
+	}
+	// The engine owns r now; a cancellation that closed it meanwhile
+	// leaves a track the next job replaces.
+	if !stop() {
+		return fmt.Errorf("player: load track %s: %w", trackID, job.ctx.Err())
 	}
 	if rg, ok := c.audio.(replayGainer); ok && tagErr == nil && tags.HasGain {
 		if gapless {
@@ -188,3 +320,10 @@ type replayGainer interface {
 // SyncStats returns what the follower measures and does: its error
 // against the room's timeline, the rate trim, the resyncs.
 func (c *Core) SyncStats() follow.Stats { return c.ctl.Stats() }
+
+// loadPending reports whether the loader has a track to get.
+func (c *Core) loadPending() bool {
+	c.applyMu.Lock()
+	defer c.applyMu.Unlock()
+	return c.loading != nil
+}

@@ -43,7 +43,9 @@ type Options struct {
 }
 
 // Handlers receive a room's events. Each may be nil. They run on the
-// connection's goroutines and must not block.
+// connection's event goroutine, one at a time in arrival order, never on
+// its reader: a slow handler delays the events after it but not the
+// connection's pings. They must not wait on I/O all the same.
 type Handlers struct {
 	// Joined is called after every successful join, with the room's state.
 	Joined func(protocol.RoomState)

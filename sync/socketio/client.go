@@ -61,9 +61,12 @@ var ErrBufferFull = errors.New("socketio: not connected and send buffer full")
 // stopped the client.
 var ErrClientClosed = errors.New("socketio: client closed")
 
-// Client is a Socket.IO client of one namespace. Event handlers run where
-// the connection delivers its messages, one at a time, in arrival order;
-// they must not block.
+// Client is a Socket.IO client of one namespace. Event handlers run one
+// at a time, in arrival order, on a goroutine of the connection's own, not
+// on its reader: a slow handler does not stall the connection's pings. It
+// does hold up the events after it, and the acks that arrive after them
+// (an ack resolves once the events before it have been handled, as on the
+// wire); so a handler must not wait for an ack, and should not block.
 type Client struct {
 	url  string
 	opts ClientOptions
@@ -484,7 +487,10 @@ func withRecovery(auth json.RawMessage, pid, offset string) json.RawMessage {
 func (c *Client) once(onConnected func()) (refused *ConnectError, err error) {
 	ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
 	defer cancel()
-	h := &clientHandler{c: c, result: make(chan error, 1), closed: make(chan string, 1)}
+	h := &clientHandler{c: c, result: make(chan error, 1), closed: make(chan string, 1), events: newDispatcher(maxQueued)}
+	// Every path below ends the connection first, so no message is
+	// queued after this; at Close what is still queued is dropped.
+	defer func() { h.events.finish(c.ctx.Err() != nil) }()
 	conn, err := engineio.Dial(ctx, c.url, engineio.DialOptions{Path: c.opts.Path, Header: c.opts.Header, Logger: c.log, Transports: c.opts.Transports}, func(conn *engineio.Conn) engineio.Handler {
 		h.conn = conn
 		return h
@@ -548,6 +554,8 @@ func (c *Client) once(onConnected func()) (refused *ConnectError, err error) {
 		reason = <-h.closed
 	}
 	conn.Wait()
+	// The events received before the end are handled before OnDisconnect.
+	h.events.finish(c.ctx.Err() != nil)
 	c.mu.Lock()
 	c.live, c.sid = nil, ""
 	dfns := c.onDisconnect
@@ -561,11 +569,13 @@ func (c *Client) once(onConnected func()) (refused *ConnectError, err error) {
 	return nil, nil
 }
 
-// clientHandler receives one connection's packets, one at a time.
+// clientHandler receives one connection's packets, one at a time, on the
+// connection's reader, and queues its events for events.
 type clientHandler struct {
 	c      *Client
 	conn   *engineio.Conn
 	dec    reassembler
+	events *dispatcher
 	result chan error  // the CONNECT or CONNECT_ERROR outcome
 	closed chan string // the close reason
 	kicked bool        // the server sent DISCONNECT; written before closed
@@ -637,18 +647,119 @@ func (h *clientHandler) OnMessage(data []byte, binary bool) {
 		if p.HasID {
 			ack = newAck(p, func(q EncodedPacket) error { return c.write(h.conn, q) })
 		}
-		switch {
-		case fn != nil:
-			fn(args, ack)
-		case anyFn != nil:
-			anyFn(name, args, ack)
-		}
 		h.noteOffset(args)
+		h.queue(func() {
+			switch {
+			case fn != nil:
+				fn(args, ack)
+			case anyFn != nil:
+				anyFn(name, args, ack)
+			}
+		}, true)
 	case PacketAck, PacketBinaryAck:
 		if args, err := splitArray(p.Data); err == nil {
-			c.acks.resolve(p.ID, args)
+			h.queue(func() { c.acks.resolve(p.ID, args) }, false)
 		}
 	}
+}
+
+// queue hands fn to the connection's dispatcher. An ack (event false) is
+// resolved at once, here, when no event is pending, else after those
+// before it. A dispatcher so far behind that its queue is full closes the
+// connection: the client reconnects, and the application catches up on
+// connecting.
+func (h *clientHandler) queue(fn func(), event bool) {
+	idle, full := h.events.push(fn, !event)
+	switch {
+	case idle:
+		fn()
+	case full:
+		h.c.log.Warn("socketio: event handlers too far behind; closing the connection", "queued", maxQueued)
+		h.conn.Close()
+	}
+}
+
+// maxQueued bounds the events (and acks behind them) a connection keeps
+// for its handlers.
+const maxQueued = 1024
+
+// dispatcher runs a connection's event handlers, one at a time, in order,
+// on a goroutine of its own, so that the connection's reader never waits
+// for them.
+type dispatcher struct {
+	max  int
+	wake chan struct{} // cap 1: something was queued, or finish
+	done chan struct{} // closed when the goroutine exits
+
+	mu       sync.Mutex // guards the following
+	queue    []func()
+	running  bool // a function runs
+	finished bool // no more pushes; exit once the queue is empty
+}
+
+func newDispatcher(max int) *dispatcher {
+	d := &dispatcher{max: max, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go d.run()
+	return d
+}
+
+// push queues fn. With idleOK, when nothing is queued or running, it
+// queues nothing and reports idle: the caller runs fn itself, in order.
+// It reports full, queuing nothing, when max functions wait already.
+func (d *dispatcher) push(fn func(), idleOK bool) (idle, full bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if idleOK && !d.running && len(d.queue) == 0 {
+		return true, false
+	}
+	if d.finished || len(d.queue) >= d.max {
+		return false, true
+	}
+	d.queue = append(d.queue, fn)
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+	return false, false
+}
+
+func (d *dispatcher) run() {
+	defer close(d.done)
+	for {
+		d.mu.Lock()
+		for len(d.queue) == 0 {
+			d.running = false
+			if d.finished {
+				d.mu.Unlock()
+				return
+			}
+			d.mu.Unlock()
+			<-d.wake
+			d.mu.Lock()
+		}
+		fn := d.queue[0]
+		d.queue[0] = nil
+		d.queue = d.queue[1:]
+		d.running = true
+		d.mu.Unlock()
+		fn()
+	}
+}
+
+// finish stops the dispatcher once it has run what is queued (or, with
+// drop, right after the function running, if any) and waits for that.
+func (d *dispatcher) finish(drop bool) {
+	d.mu.Lock()
+	d.finished = true
+	if drop {
+		d.queue = nil
+	}
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+	<-d.done
 }
 
 // noteOffset keeps the offset a recovery-enabled server appends to
