@@ -13,6 +13,7 @@ import (
 
 	"tandem"
 	"tandem/audio"
+	"tandem/internal/testhub"
 	"tandem/player"
 	"tandem/store"
 	"tandem/sync/event"
@@ -240,6 +241,14 @@ func origin(t *testing.T, e *audio.Engine) time.Time {
 // after a late join. The Muted output keeps exact time, so what is
 // measured is the follower's accuracy, clock estimate included.
 func TestFollowersStayTogether(t *testing.T) {
+	// The follower keeps time on the machine's clock; a machine short of
+	// CPU delays it as it would a friend's busy laptop. The bounds are
+	// checked on a run while tasks did not wait for a CPU
+	// (testhub.Measure); each attempt is a new hub and new players.
+	testhub.Measure(t, 3, func(tr *testhub.Trial) { followersTogether(t, tr) })
+}
+
+func followersTogether(t *testing.T, tr *testhub.Trial) {
 	th := newHub(t)
 	a, aAudio := th.newCore(t, "ann")
 	b, bAudio := th.newCore(t, "bob")
@@ -262,7 +271,7 @@ func TestFollowersStayTogether(t *testing.T) {
 		d := origin(t, x).Sub(origin(t, y))
 		t.Logf("%s: heard %v apart", what, d)
 		if d > 5*time.Millisecond || d < -5*time.Millisecond {
-			t.Errorf("%s: players heard %v apart, want within 5ms", what, d)
+			tr.Errorf("%s: players heard %v apart, want within 5ms", what, d)
 		}
 		return d
 	}
@@ -284,7 +293,7 @@ func TestFollowersStayTogether(t *testing.T) {
 
 	for _, c := range []*player.Core{a, b} {
 		if s := c.SyncStats(); !s.Playing || s.Resyncs != 0 || s.MaxTrim > follow.DefaultMaxTrim {
-			t.Errorf("sync stats %+v: want playing, no resync, trims within ±%v", s, follow.DefaultMaxTrim)
+			tr.Errorf("sync stats %+v: want playing, no resync, trims within ±%v", s, follow.DefaultMaxTrim)
 		}
 	}
 }
