@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"tandem/internal/testhub"
 	"testing"
 	"time"
 )
@@ -82,7 +83,7 @@ func TestServeAtFileLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	var logs syncBuffer
+	var logs testhub.LockedBuffer
 	atLimit := make(chan struct{})
 	var acceptErrs struct {
 		sync.Mutex

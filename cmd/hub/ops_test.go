@@ -24,34 +24,17 @@ import (
 	"testing"
 	"time"
 
+	"tandem/internal/testhub"
 	"tandem/store"
 	"tandem/sync/hub"
 	"tandem/sync/protocol"
 	"tandem/sync/socketio"
 )
 
-// syncBuffer is a bytes.Buffer safe for the hub's logging goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runningHub is a hub served by run() in this process.
 type runningHub struct {
 	addr string
-	logs *syncBuffer
+	logs *testhub.LockedBuffer
 	stop func() error // cancels run's context and returns its error
 }
 
@@ -60,7 +43,7 @@ func startHub(t *testing.T, args ...string) *runningHub {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	logs := &syncBuffer{}
+	logs := &testhub.LockedBuffer{}
 	go func() { done <- run(ctx, append([]string{"serve"}, args...), io.Discard, logs, ready) }()
 	select {
 	case addr := <-ready:

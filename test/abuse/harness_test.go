@@ -11,7 +11,6 @@ package abuse
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -21,7 +20,6 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,25 +38,7 @@ type hubProc struct {
 	url    string
 	tokens map[string]string
 	cmd    *exec.Cmd
-	logs   *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for the hub's two output streams.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testhub.LockedBuffer
 }
 
 // startHub makes an account for each name, then serves a hub with the
@@ -83,7 +63,7 @@ func startHubIn(t *testing.T, dir string, names []string, flags ...string) *hubP
 
 func startHubAt(t *testing.T, host, data string, names []string, flags ...string) *hubProc {
 	t.Helper()
-	h := &hubProc{t: t, bin: testhub.Binary(t), data: data, tokens: map[string]string{}, logs: &syncBuffer{}}
+	h := &hubProc{t: t, bin: testhub.Binary(t), data: data, tokens: map[string]string{}, logs: &testhub.LockedBuffer{}}
 	for _, n := range names {
 		out, err := exec.Command(h.bin, "token", "create", "--name", n, "--data", h.data).CombinedOutput()
 		if err != nil {

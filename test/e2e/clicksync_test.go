@@ -260,7 +260,7 @@ type child struct {
 	mu    sync.Mutex
 	ready bool
 	stats childStats
-	log   lockedBuffer
+	log   testhub.LockedBuffer
 }
 
 func (c *child) last() (childStats, bool) {

@@ -20,32 +20,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"tandem/internal/testhub"
 )
-
-// lockedBuffer is a bytes.Buffer that a process may write while the test
-// reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func need(t *testing.T, tools ...string) {
 	t.Helper()
@@ -192,7 +172,7 @@ func screenshot(t *testing.T, display, path string) {
 // runningPlayer is the player binary under test.
 type runningPlayer struct {
 	home    string
-	logs    *lockedBuffer
+	logs    *testhub.LockedBuffer
 	wid     string // X window id
 	exited  chan error
 	display string
@@ -212,7 +192,7 @@ func startPlayer(t *testing.T, display, runtimeDir string, args ...string) *runn
 func startPlayerOnBus(t *testing.T, display, runtimeDir, bus string, args ...string) *runningPlayer {
 	t.Helper()
 	home := t.TempDir()
-	p := &runningPlayer{home: home, logs: &lockedBuffer{}, exited: make(chan error, 1), display: display}
+	p := &runningPlayer{home: home, logs: &testhub.LockedBuffer{}, exited: make(chan error, 1), display: display}
 	if len(args) == 0 {
 		args = []string{"--listen", "127.0.0.1:0", "--name", "e2e"}
 	}
